@@ -1,0 +1,223 @@
+"""Settings: one typed object, read from awareness.toml and AWARENESS_* variables.
+
+Where the file comes from, in order: ``--config PATH``, ``$AWARENESS_CONFIG``,
+``./awareness.toml``; with none of them the defaults below apply (they make
+``make demo`` work).  Every key can be overridden by ``AWARENESS_<KEY>``.
+Secrets (``secret_key``, the SMTP password) come only from the environment.
+Relative paths are taken from the directory of the config file (or the
+working directory when there is none).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "AWARENESS_"
+SECRET_KEYS = {"secret_key", "admin_token"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/awareness.db"
+    sources: Path = Path("sources.yaml")
+    profiles: Path = Path("profiles")
+    smtp_url: str = ""
+    outbox: Path = Path("var/outbox")
+    sender: str = "Awareness <awareness@localhost>"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    admin_token: str = ""
+    fetch_allow: tuple[str, ...] = ()
+    # Gathering limits: generous for real feeds, tight enough to stay polite and bounded.
+    fetch_concurrency: int = 16
+    fetch_per_host: int = 2
+    fetch_timeout: float = 30.0          # overall deadline per request, seconds
+    fetch_max_bytes: int = 10_000_000    # decoded body cap per response
+    contact_url: str = "https://github.com/awareness-lks/awareness"
+    smtp_password: str = field(default="", repr=False)
+
+    # -------------------------------------------------------------- derived
+
+    @property
+    def user_agent(self) -> str:
+        from . import __version__
+        return f"Awareness/{__version__} (+{self.contact_url}; current-awareness service for NHS libraries)"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        nets = []
+        for entry in self.fetch_allow:
+            try:
+                nets.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                pass  # a host name, matched by name in fetch.guard
+        return nets
+
+    def allowed_hosts(self) -> set[str]:
+        hosts = set()
+        for entry in self.fetch_allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                hosts.add(entry.lower())
+        return hosts
+
+    def ensure_secret_key(self) -> str:
+        """The signing key; a development key is made (and kept) when none is set."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.outbox.parent / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        logger.warning("AWARENESS_SECRET_KEY is not set; made a development key in %s", key_file)
+        return key
+
+
+# ------------------------------------------------------------------ loading
+
+_TYPES: dict[str, type] = {f.name: f.type for f in fields(Settings)}  # type: ignore[misc]
+
+
+def _coerce(key: str, value: Any, base: Path) -> Any:
+    kind = str(_TYPES[key])
+    try:
+        if "Path" in kind:
+            if not isinstance(value, str) or not value:
+                raise ValueError("must be a path")
+            p = Path(value).expanduser()
+            return p if p.is_absolute() else base / p
+        if "tuple" in kind:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            items = [str(i).strip() for i in items if str(i).strip()]
+            for entry in items:
+                _check_allow_entry(entry)
+            return tuple(items)
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            n = int(value)
+            if n <= 0:
+                raise ValueError
+            return n
+        if kind == "float":
+            x = float(value)
+            if x <= 0:
+                raise ValueError
+            return x
+        if not isinstance(value, str):
+            raise ValueError("must be text")
+        return value
+    except ValueError as e:
+        detail = str(e) or f"'{value}' is not a valid {kind}" + (" above zero" if kind in ("int", "float") else "")
+        raise ConfigError(key, detail) from None
+
+
+def _check_allow_entry(entry: str) -> None:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+        return
+    except ValueError:
+        pass
+    if not all(part.isalnum() or "-" in part for part in entry.lower().split(".")) or "/" in entry:
+        raise ValueError(f"'{entry}' is neither a host name nor an address range like 10.0.0.0/8")
+
+
+def _validate(s: Settings) -> Settings:
+    url = s.database_url
+    if not (url.startswith("sqlite:") or url.startswith("postgresql")):
+        raise ConfigError("database_url", f"'{url}' is not a sqlite:/// or postgresql:// URL")
+    if s.smtp_url:
+        parts = urlsplit(s.smtp_url)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise ConfigError("smtp_url", f"'{s.smtp_url}' should look like smtp://host:25, "
+                              "smtps://host:465 or smtp+starttls://user@host:587 (leave empty for the outbox)")
+    if not urlsplit(s.base_url).scheme in ("http", "https"):
+        raise ConfigError("base_url", f"'{s.base_url}' is not an http(s) URL")
+    if "@" not in s.sender:
+        raise ConfigError("sender", f"'{s.sender}' has no email address")
+    return s
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """Make a relative SQLite path absolute and make sure its folder exists."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite:///:memory:" or url.startswith(prefix + "/"):
+        path = url[len(prefix):] if url.startswith(prefix + "/") else None
+    else:
+        path = str(base / url[len(prefix):])
+        url = prefix + path
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def load_settings(config_path: str | os.PathLike[str] | None = None,
+                  environ: Mapping[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """Build the settings from file, environment and explicit overrides (last wins)."""
+    env = os.environ if environ is None else environ
+    path = config_path or env.get(ENV_PREFIX + "CONFIG")
+    values: dict[str, Any] = {}
+    base = Path.cwd()
+    if path:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError("config", f"the config file {p} does not exist")
+        base = p.resolve().parent
+        values.update(_read_toml(p))
+    elif Path("awareness.toml").exists():
+        values.update(_read_toml(Path("awareness.toml")))
+    for key in _TYPES:
+        if key in ("smtp_password",):
+            continue
+        env_value = env.get(ENV_PREFIX + key.upper())
+        if env_value is not None:
+            values[key] = env_value
+    for key in SECRET_KEYS & set(values) - {k for k in _TYPES if ENV_PREFIX + k.upper() in env}:
+        if key in values and values[key]:
+            logger.warning("'%s' is set in the config file; secrets belong in %s%s", key, ENV_PREFIX, key.upper())
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    kwargs = {k: _coerce(k, v, base) for k, v in values.items()}
+    settings = Settings(**kwargs)
+    if "outbox" not in kwargs:
+        settings = replace(settings, outbox=base / settings.outbox)
+    if "sources" not in kwargs:
+        settings = replace(settings, sources=base / settings.sources)
+    if "profiles" not in kwargs:
+        settings = replace(settings, profiles=base / settings.profiles)
+    settings = replace(settings, database_url=_resolve_sqlite(settings.database_url, base),
+                       smtp_password=env.get(ENV_PREFIX + "SMTP_PASSWORD", ""))
+    return _validate(settings)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("config", f"{path} is not valid TOML: {e}") from None
+    unknown = set(data) - set(_TYPES) - {"smtp_password"}
+    if unknown:
+        raise ConfigError(sorted(unknown)[0], f"unknown key in {path}; known keys are: "
+                          + ", ".join(k for k in _TYPES if k != "smtp_password"))
+    if "smtp_password" in data:
+        raise ConfigError("smtp_password", f"do not put the SMTP password in {path}; set AWARENESS_SMTP_PASSWORD")
+    return data

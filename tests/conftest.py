@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from servers import LoopbackHTTPServer, LoopbackSMTPServer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = ROOT.parent / "shared"
+
+# In CI the system parts (Chromium, PostgreSQL) are installed by .ci/run: tests needing them must not skip.
+REQUIRE_SYSTEM = os.environ.get("AWARENESS_REQUIRE_SYSTEM") == "1"
+
+
+def need_system(what: str, available: bool) -> None:
+    """Skip with a reason on a machine without a system part, but fail in CI where it must exist."""
+    if available:
+        return
+    if REQUIRE_SYSTEM:
+        pytest.fail(f"{what} is required (AWARENESS_REQUIRE_SYSTEM=1) but not available")
+    pytest.skip(f"{what} is not installed here (sudo apt-get install it, or run .ci/run)")
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def http_server() -> Iterator[LoopbackHTTPServer]:
+    server = LoopbackHTTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[LoopbackSMTPServer]:
+    server = LoopbackSMTPServer().start()
+    yield server
+    server.stop()
