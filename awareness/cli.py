@@ -1,0 +1,328 @@
+"""The `awareness` command: a thin shell over the pipeline.
+
+Options are parsed here and library errors become clear messages; the work
+itself happens in ``pipeline`` and the stage modules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from . import __version__
+from .config import Settings, load_settings
+from .errors import AwarenessError, ProfileError
+
+F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("awareness")
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+class _Obj:
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+
+def _friendly(fn: F) -> F:
+    """Turn Awareness errors into one clear line and a non-zero exit, not a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (AwarenessError, KeyError) as e:
+            message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            raise click.ClickException(str(message)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(dir_okay=False), envvar="AWARENESS_CONFIG",
+              help="Settings file (default: ./awareness.toml).")
+@click.option("-v", "--verbose", count=True, help="More detail in the log (-vv for debugging).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors in the log.")
+@click.version_option(__version__, prog_name="awareness")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool) -> None:
+    """Awareness: gather health policy and research, match it to team profiles, email bulletins."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = _Obj(config)
+
+
+# ------------------------------------------------------------------ run
+
+@main.command()
+@click.option("--now", "force", is_flag=True, help="Fetch every source and send every bulletin now, ignoring schedules.")
+@click.option("--profile", "profile_id", metavar="ID", help="Only this profile's bulletin.")
+@click.option("--source", "source_id", metavar="ID", help="Only gather this source.")
+@click.pass_obj
+@_friendly
+def run(obj: _Obj, force: bool, profile_id: str | None, source_id: str | None) -> None:
+    """Gather due sources, match new items and send the bulletins that are due."""
+    from . import pipeline
+
+    ctx = pipeline.open_context(obj.settings)
+    try:
+        report = pipeline.run(ctx, force=force, profile=profile_id, source=source_id)
+    finally:
+        ctx.close()
+    _print_run(report, obj.settings)
+    if not report.ok:
+        raise click.ClickException("some bulletins could not be sent (see above); "
+                                   "nothing was marked sent for them and the next run will retry")
+
+
+def _print_run(report: Any, settings: Settings) -> None:
+    g = report.gather
+    click.echo(f"Gathered {g.sources} sources: {g.new_items} new items, {g.unchanged} unchanged, "
+               f"{g.failed} failed.")
+    for source_id, error in g.errors.items():
+        click.echo(f"  ! {source_id}: {error}")
+    click.echo(f"Matched: {report.matched} matches.")
+    for p in report.profiles:
+        click.echo("  " + _profile_line(p))
+    for p in report.profiles:
+        for error in p.errors:
+            click.echo(f"  ! {p.profile_id}: {error}", err=True)
+
+
+def _profile_line(p: Any) -> str:
+    if not p.due:
+        return f"{p.profile_id}: not due yet"
+    if p.sent or p.failed:
+        line = f"{p.profile_id}: sent {p.sent} bulletin{'s' * (p.sent != 1)} ({p.items} items)"
+        return line + (f", {p.failed} FAILED" if p.failed else "")
+    return f"{p.profile_id}: {p.note or 'nothing sent'}"
+
+
+@main.command()
+@click.option("--now", "force", is_flag=True, help="Send even if the schedule has not come round.")
+@click.option("--dry-run", is_flag=True, help="Render the bulletin and print it; send nothing, record nothing.")
+@click.option("--profile", "profile_id", metavar="ID", help="Only this profile.")
+@click.option("--html", "as_html", is_flag=True, help="With --dry-run: print the HTML instead of the text.")
+@click.pass_obj
+@_friendly
+def send(obj: _Obj, force: bool, dry_run: bool, profile_id: str | None, as_html: bool) -> None:
+    """Compose and send bulletins from what is already gathered and matched."""
+    from . import pipeline
+
+    ctx = pipeline.open_context(obj.settings)
+    try:
+        pipeline.match_recent(ctx)
+        reports = pipeline.send_due_bulletins(ctx, force=force, only_profile=profile_id, dry_run=dry_run)
+    finally:
+        ctx.close()
+    for p in reports:
+        if dry_run:
+            if not p.outputs:
+                click.echo(f"{p.profile_id}: nothing new to send")
+            for rendered in p.outputs[:1]:
+                click.echo(f"Subject: {rendered.subject}\n")
+                click.echo(rendered.html if as_html else rendered.text)
+        else:
+            click.echo(_profile_line(p))
+    if any(p.failed for p in reports):
+        raise click.ClickException("some bulletins could not be sent; the next run will retry them")
+
+
+@main.command()
+@click.option("--now", "force", is_flag=True, help="Fetch every source, not only those due.")
+@click.option("--source", "source_id", metavar="ID", help="Only this source.")
+@click.pass_obj
+@_friendly
+def gather(obj: _Obj, force: bool, source_id: str | None) -> None:
+    """Fetch due sources and store new items (no matching, no email)."""
+    from . import pipeline
+
+    ctx = pipeline.open_context(obj.settings)
+    try:
+        report = pipeline.refresh_due(ctx, force=force, only=[source_id] if source_id else None)
+    finally:
+        ctx.close()
+    click.echo(f"{report.sources} sources: {report.new_items} new items, {report.unchanged} unchanged, "
+               f"{report.failed} failed.")
+    for sid, error in report.errors.items():
+        click.echo(f"  ! {sid}: {error}")
+
+
+# ------------------------------------------------------------------ items
+
+@main.command()
+@click.option("--source", "source_id", metavar="ID", help="Only items from this source.")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(min=1), help="Published in the last N days.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+@_friendly
+def items(obj: _Obj, source_id: str | None, days: int, as_json: bool) -> None:
+    """List gathered items and what they matched."""
+    from .store import Store, utcnow
+
+    store = Store(obj.settings.database_url)
+    try:
+        found = store.items_since(utcnow() - timedelta(days=days), source_ids=[source_id] if source_id else None)
+        verdicts = store.matches_for([i.id for i in found])
+    finally:
+        store.close()
+    for item in found:
+        item_matches = [{"profile": m.profile_id, "topic": m.topic_id, "score": round(m.score, 4),
+                         "terms": list(m.terms)} for m in verdicts.get(item.id, [])]
+        if as_json:
+            click.echo(json.dumps({"id": item.id, "title": item.title, "link": item.link,
+                                   "published": item.published.isoformat(), "sources": item.sources,
+                                   "matches": item_matches}, ensure_ascii=False))
+        else:
+            tags = ", ".join(f"{m['profile']}/{m['topic']} {m['score']:.2f}" for m in item_matches)
+            click.echo(f"{item.published:%d %b} {item.title[:90]}")
+            click.echo(f"       {', '.join(item.sources)}{' -> ' + tags if tags else ''}")
+    if not as_json:
+        click.echo(f"{len(found)} items in the last {days} days.")
+
+
+# ------------------------------------------------------------------ sources
+
+@main.group()
+def sources() -> None:
+    """Sources: list them with their health, import an OPML file."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source.")
+@click.pass_obj
+@_friendly
+def sources_list(obj: _Obj, as_json: bool) -> None:
+    """Each source with its health: last success, last error, failures in a row, items."""
+    from .sources import load_sources
+    from .store import Store
+
+    configured = load_sources(obj.settings.sources)
+    store = Store(obj.settings.database_url)
+    try:
+        store.sync_sources(configured)
+        states = {s.id: s for s in store.source_states()}
+    finally:
+        store.close()
+    for source in configured:
+        s = states[source.id]
+        if as_json:
+            click.echo(json.dumps({
+                "id": s.id, "url": source.url, "ok": s.ok,
+                "last_success": s.last_success.isoformat() if s.last_success else None,
+                "last_error": s.last_error, "consecutive_failures": s.consecutive_failures, "items": s.items,
+                "name": source.label, "kind": source.kind, "tags": list(source.tags),
+            }, ensure_ascii=False))
+            continue
+        health = ("ok" if s.ok else "never fetched" if s.last_checked is None
+                  else f"FAILING x{s.consecutive_failures}")
+        last = f"{s.last_success:%Y-%m-%d %H:%M}" if s.last_success else "-"
+        click.echo(f"{s.id:<32} {health:<14} last ok {last:<16} {s.items:>5} items  {source.url}")
+        if s.last_error:
+            click.echo(f"{'':<32} ! {s.last_error}")
+
+
+@sources.command("import-opml")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+@_friendly
+def sources_import_opml(obj: _Obj, opml_file: Path) -> None:
+    """Add every feed in an OPML file (as exported by feed readers) to sources.yaml."""
+    from .sources import import_opml
+
+    added, messages = import_opml(opml_file, obj.settings.sources)
+    for message in messages:
+        click.echo(f"  {message}")
+    click.echo(f"Added {len(added)} source{'s' * (len(added) != 1)} to {obj.settings.sources}.")
+
+
+# ------------------------------------------------------------------ profiles
+
+@main.group()
+def profiles() -> None:
+    """Profiles: check the YAML files librarians write."""
+
+
+@profiles.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def profiles_check(obj: _Obj, paths: tuple[Path, ...]) -> None:
+    """Report every problem in the given profiles (default: the profiles folder)."""
+    from .profiles import check_profiles
+
+    targets = list(paths) or [obj.settings.profiles]
+    good, problems = check_profiles(targets)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    for profile in good:
+        click.echo(f"ok  {profile.path}: {profile.id} ({len(profile.topics)} topics, "
+                   f"{len(profile.subscribers)} subscribers)")
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem{'s' * (len(problems) != 1)} found")
+
+
+# ------------------------------------------------------------------ evaluate
+
+@main.command()
+@click.argument("profile_path", metavar="PROFILE")
+@click.argument("items_path", metavar="ITEMS.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_friendly
+def evaluate(profile_path: str, items_path: Path, as_json: bool) -> None:
+    """Score a labelled file against a profile and compare with a keyword baseline.
+
+    PROFILE is a profile YAML file (or the id of one in ./profiles). Needs no
+    config, database or network.
+    """
+    from . import evaluate as evaluation
+    from .profiles import load_profile
+
+    path = Path(profile_path)
+    if not path.exists() and (Path("profiles") / f"{profile_path}.yaml").exists():
+        path = Path("profiles") / f"{profile_path}.yaml"
+    if not path.exists():
+        raise ProfileError(profile_path, None, "no such profile file")
+    profile = load_profile(path)
+    result = evaluation.evaluate(profile, evaluation.load_labelled(items_path))
+    if as_json:
+        click.echo(json.dumps(result, indent=None))
+    else:
+        click.echo(evaluation.format_report(result))
+
+
+# ------------------------------------------------------------------ demo
+
+@main.command()
+@click.option("--keep-db", is_flag=True, help="Keep the demo database from the last demo (shows that nothing is sent twice).")
+@_friendly
+def demo(keep_db: bool) -> None:
+    """Run the whole job on bundled demo feeds served on 127.0.0.1: gather, match, write bulletins."""
+    from .demo.run import run_demo
+
+    run_demo(Path.cwd(), keep_db=keep_db)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,67 @@
+"""`awareness demo`: the whole job, end to end, on bundled feeds and no network.
+
+Serves the demo feeds on 127.0.0.1, gathers them, matches them against the
+example profiles in ./profiles and writes each subscriber's bulletin to the
+outbox folder, then says where everything is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import click
+
+from ..config import Settings
+from ..errors import ConfigError
+from ..pipeline import open_context, run
+from .server import DemoServer
+
+
+def run_demo(workdir: Path, *, keep_db: bool = False) -> None:
+    profiles_dir = workdir / "profiles"
+    if not profiles_dir.is_dir():
+        raise ConfigError("profiles", f"no profiles folder in {workdir}; run the demo from the project folder")
+    var = workdir / "var"
+    demo_dir = var / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    db = var / "demo.db"
+    if not keep_db:
+        for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            leftover.unlink(missing_ok=True)
+    outbox = var / "outbox"
+    settings = Settings(
+        database_url=f"sqlite:///{db}", sources=demo_dir / "sources.yaml", profiles=profiles_dir,
+        outbox=outbox, sender="Awareness demo <awareness@example.org>", base_url="http://127.0.0.1:8000",
+        secret_key=os.environ.get("AWARENESS_SECRET_KEY", ""), fetch_allow=("127.0.0.1",))
+    started = time.time()
+    with DemoServer() as server:
+        settings.sources.write_text(server.sources_yaml(), encoding="utf-8")
+        click.echo(f"Serving {len(server.feeds)} demo feeds on http://127.0.0.1:{server.port}/ "
+                   f"(plus one broken source, to show error reporting)")
+        ctx = open_context(settings)
+        try:
+            report = run(ctx, force=True)
+        finally:
+            ctx.close()
+
+    g = report.gather
+    click.echo(f"Gathered {g.sources} sources: {g.new_items} new items, {g.failed} failed.")
+    for source_id, error in g.errors.items():
+        click.echo(f"  ! {source_id}: {error}")
+    written = sorted(p for p in outbox.glob("*") if p.is_file() and p.stat().st_mtime >= started - 1)
+    click.echo(f"\nBulletins are in {outbox}/ ({sum(p.suffix == '.eml' for p in written)} emails, "
+               f"each with an .html preview):")
+    for p in report.profiles:
+        previews = [f for f in written if f.suffix == ".html" and f"-{p.profile_id}-" in f.name]
+        where = f" -> {previews[0].relative_to(workdir)}" if previews else ""
+        if p.sent:
+            click.echo(f"  {p.profile_id:<22} {p.name}: {p.items} items to {p.sent} "
+                       f"subscriber{'s' * (p.sent != 1)}{where}")
+        else:
+            click.echo(f"  {p.profile_id:<22} {p.name}: {p.note or 'nothing sent'}")
+    if not report.ok:
+        raise click.ClickException("some bulletins could not be written")
+    click.echo("\nOpen an .html file in a browser to see a bulletin; `awareness demo --keep-db` "
+               "runs again and sends nothing already sent.")

@@ -1,0 +1,346 @@
+"""The pipeline, top to bottom: read this module first.
+
+    refresh_due()          which sources are due -> refresh_sources()
+    refresh_sources()      fetch (conditional GET) -> parse/normalise -> store
+    match_recent()         score recent items against every profile's topics
+    send_due_bulletins()   compose each subscriber's bulletin -> deliver -> ledger
+    run()                  all of the above, as `awareness run` does
+
+The CLI, the scheduler and the web app call these functions and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
+from .classify import Matcher
+from .config import Settings
+from .deliver import Transport, build_message, open_transport
+from .errors import DeliveryError, SourceError
+from .fetch import FetchRequest, fetch_all
+from .models import FetchResult, Profile, Source
+from .parse import parse_feed
+from .profiles import cron_trigger, load_profiles, profile_sources
+from .progress import GatherProgress
+from .sources import load_sources
+from .store import Store, utcnow
+from .tokens import Signer
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- reports
+
+@dataclass
+class GatherReport:
+    sources: int = 0
+    fetched: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    new_items: int = 0
+    errors: dict[str, str] = field(default_factory=dict)   # source id -> what went wrong
+
+
+@dataclass
+class ProfileReport:
+    profile_id: str
+    name: str
+    due: bool = True
+    sent: int = 0
+    failed: int = 0
+    items: int = 0                  # distinct items sent across subscribers
+    note: str = ""
+    errors: list[str] = field(default_factory=list)
+    outputs: list[Rendered] = field(default_factory=list)   # filled on dry runs only
+
+
+@dataclass
+class RunReport:
+    gather: GatherReport
+    matched: int
+    profiles: list[ProfileReport]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.failed for p in self.profiles)
+
+
+# ---------------------------------------------------------------- context
+
+@dataclass
+class Context:
+    """What every stage needs, loaded once per command."""
+
+    settings: Settings
+    store: Store
+    sources: list[Source]
+    profiles: list[Profile]
+    composer: Composer
+    signer: Signer
+
+    @property
+    def source_names(self) -> dict[str, str]:
+        return {s.id: s.label for s in self.sources}
+
+    def profile(self, profile_id: str) -> Profile:
+        for p in self.profiles:
+            if p.id == profile_id:
+                return p
+        known = ", ".join(p.id for p in self.profiles) or "none"
+        raise KeyError(f"no profile '{profile_id}' in {self.settings.profiles} (profiles: {known})")
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_context(settings: Settings, *, template_dirs: list[Path] | None = None) -> Context:
+    sources = load_sources(settings.sources)
+    profiles = load_profiles(settings.profiles)
+    store = Store(settings.database_url)
+    store.sync_sources(sources)
+    return Context(settings=settings, store=store, sources=sources, profiles=profiles,
+                   composer=Composer(template_dirs), signer=Signer(settings.ensure_secret_key()))
+
+
+# ---------------------------------------------------------------- gather
+
+def refresh_due(ctx: Context, *, now: datetime | None = None, force: bool = False,
+                only: list[str] | None = None, progress: GatherProgress | None = None) -> GatherReport:
+    """Refresh feed sources whose next check has come (all of them with force, bar Retry-After)."""
+    now = now or utcnow()
+    states = {s.id: s for s in ctx.store.source_states()}
+    due = []
+    for source in ctx.sources:
+        if only is not None and source.id not in only:
+            continue
+        if source.kind != "feed":
+            logger.debug("%s is a %s source; spiders are gathered by `awareness crawl`", source.id, source.kind)
+            continue
+        state = states.get(source.id)
+        if state and state.retry_until and state.retry_until > now:
+            logger.info("%s asked us to wait until %s (Retry-After); skipped", source.id, state.retry_until)
+            continue
+        if force or state is None or state.next_check is None or state.next_check <= now:
+            due.append(source)
+    return refresh_sources(ctx, due, now=now, progress=progress)
+
+
+def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None = None,
+                    progress: GatherProgress | None = None) -> GatherReport:
+    """Fetch, parse and store each source; a failing source never stops the others."""
+    now = now or utcnow()
+    report = GatherReport(sources=len(chosen))
+    if not chosen:
+        return report
+    states = {s.id: s for s in ctx.store.source_states(s.id for s in chosen)}
+    by_id = {s.id: s for s in chosen}
+    requests = [FetchRequest(source_id=s.id, url=states[s.id].fetch_url, etag=states[s.id].etag,
+                             last_modified=states[s.id].last_modified) for s in chosen]
+    progress = progress or GatherProgress(len(requests))
+
+    def handle(request: FetchRequest, result: FetchResult | Exception) -> None:
+        source = by_id[request.source_id]
+        new = 0
+        try:
+            if isinstance(result, Exception):
+                raise result
+            new = _store_result(ctx, source, result, now=now, report=report)
+        except SourceError as e:
+            _note_failure(ctx, source, e.problem, now, report, e.retry_after, e.permanent)
+            progress.source_done(source.id, error=e.problem)
+            return
+        except Exception as e:  # one bad source must never stop the others
+            logger.exception("unexpected error while storing %s", source.id)
+            message = f"internal error: {type(e).__name__}: {e}"
+            _note_failure(ctx, source, message, now, report)
+            progress.source_done(source.id, error=message)
+            return
+        progress.source_done(source.id, new=new, unchanged=result.not_modified)
+
+    try:
+        fetch_all(requests, ctx.settings, on_result=handle)
+    finally:
+        progress.close()
+    return report
+
+
+def _note_failure(ctx: Context, source: Source, message: str, now: datetime, report: GatherReport,
+                  retry_after: float | None = None, permanent: bool = False) -> None:
+    """Record the error on the source; the next check backs off, earlier items stay."""
+    report.failed += 1
+    report.errors[source.id] = message
+    ctx.store.record_failure(source.id, now=now, every=source.every, error=message,
+                             retry_after=retry_after, permanent=permanent)
+
+
+def _store_result(ctx: Context, source: Source, result: FetchResult, *, now: datetime,
+                  report: GatherReport) -> int:
+    moved = result.final_url if result.permanent_redirect and result.final_url else None
+    if moved:
+        logger.info("%s has moved permanently to %s; update sources.yaml when convenient", source.id, moved)
+    if result.not_modified:
+        report.unchanged += 1
+        ctx.store.record_success(source.id, now=now, every=source.every, etag=None, last_modified=None,
+                                 new_url=moved)
+        return 0
+    parsed = parse_feed(source.id, result.final_url or result.url, result.content or b"",
+                        content_type=result.content_type, now=now)
+    for warning in parsed.warnings:
+        logger.info("%s: %s", source.id, warning)
+    added = ctx.store.add_items(source.id, parsed.items, now=now)
+    ctx.store.record_success(source.id, now=now, every=source.every, etag=result.etag,
+                             last_modified=result.last_modified, new_url=moved)
+    report.fetched += 1
+    report.new_items += len(added.new)
+    return len(added.new)
+
+
+# ---------------------------------------------------------------- match
+
+def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
+    """Score every item inside the longest lookback against every topic; returns matches stored.
+
+    Re-scoring the whole window (not only new items) means a librarian's edit
+    to a profile applies to everything still eligible for the next bulletin.
+    """
+    now = now or utcnow()
+    if not ctx.profiles:
+        return 0
+    window = max(p.lookback_days for p in ctx.profiles)
+    recent = ctx.store.items_since(now - timedelta(days=window))
+    if not recent:
+        return 0
+    matcher = Matcher(ctx.profiles, corpus=[f"{i.title}. {i.summary}" for i in recent])
+    found = matcher.score(recent)
+    ctx.store.replace_matches([i.id for i in recent], found)
+    logger.info("matched %d items against %d profiles: %d matches", len(recent), len(ctx.profiles), len(found))
+    return len(found)
+
+
+# ---------------------------------------------------------------- compose and deliver
+
+def is_due(ctx: Context, profile: Profile, now: datetime) -> bool:
+    """Due when the profile's schedule has fired since its last complete send."""
+    last = ctx.store.last_complete(profile.id)
+    if last is None:
+        return True
+    next_fire = cron_trigger(profile.schedule, profile.timezone).get_next_fire_time(None, last)
+    return next_fire is not None and next_fire <= now
+
+
+def compose_for(ctx: Context, profile: Profile, subscriber_id: int, *, now: datetime) -> Bulletin | None:
+    """The bulletin this subscriber should get now: matched, in the window, not sent before."""
+    start = now - timedelta(days=profile.lookback_days)
+    chosen = profile_sources(profile, ctx.sources)
+    candidates = ctx.store.items_since(start, source_ids=[s.id for s in chosen])
+    verdicts = ctx.store.matches_for([i.id for i in candidates], profile.id)
+    already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
+    matched = [(i, verdicts[i.id]) for i in candidates if i.id in verdicts and i.id not in already]
+    if not matched:
+        return None
+    return build_bulletin(profile, matched, ctx.source_names, start, now)
+
+
+def links_for(ctx: Context, profile: Profile, subscriber_id: int) -> Links:
+    base = ctx.settings.base_url.rstrip("/")
+    signer = ctx.signer
+    token = signer.unsubscribe_token(profile.id, subscriber_id)
+
+    def feedback(item_id: int, verdict: str) -> str:
+        return f"{base}/feedback/{signer.feedback_token(profile.id, subscriber_id, item_id, verdict)}"
+
+    return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback)
+
+
+def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool = False,
+                       only_profile: str | None = None, dry_run: bool = False) -> list[ProfileReport]:
+    """Send each due profile's bulletin to each subscriber; record each delivery once it is accepted."""
+    now = now or utcnow()
+    profiles = [ctx.profile(only_profile)] if only_profile else ctx.profiles
+    reports: list[ProfileReport] = []
+    transport: Transport | None = None
+    try:
+        for profile in profiles:
+            report = ProfileReport(profile.id, profile.name)
+            reports.append(report)
+            if not (force or dry_run or is_due(ctx, profile, now)):
+                report.due = False
+                report.note = "not due"
+                continue
+            if not profile.subscribers:
+                report.note = "no subscribers"
+                logger.info("%s has no subscribers; nothing to send", profile.id)
+                if not dry_run:
+                    ctx.store.mark_complete(profile.id, now)
+                continue
+            ids = ctx.store.sync_subscribers(profile.id, profile.subscribers, now=now)
+            sent_items: set[int] = set()
+            for address, subscriber_id in ids.items():
+                bulletin = compose_for(ctx, profile, subscriber_id, now=now)
+                if bulletin is None:
+                    continue
+                rendered = ctx.composer.render(bulletin, links=links_for(ctx, profile, subscriber_id))
+                if dry_run:
+                    report.outputs.append(rendered)
+                    sent_items.update(bulletin.item_ids)
+                    continue
+                if transport is None:
+                    transport = open_transport(ctx.settings)
+                try:
+                    _deliver(ctx, transport, profile, address, subscriber_id, bulletin, rendered, now)
+                except DeliveryError as e:
+                    report.failed += 1
+                    report.errors.append(f"{address}: {e}")
+                    logger.error("%s: could not send to %s: %s", profile.id, address, e)
+                    continue
+                report.sent += 1
+                sent_items.update(bulletin.item_ids)
+            report.items = len(sent_items)
+            if not sent_items and not report.failed:
+                report.note = "no new items; nothing sent"
+                logger.info("%s: no new items since the last bulletin; nothing sent", profile.id)
+            if not report.failed and not dry_run:
+                ctx.store.mark_complete(profile.id, now)
+    finally:
+        if transport is not None:
+            transport.close()
+    return reports
+
+
+def _deliver(ctx: Context, transport: Transport, profile: Profile, address: str, subscriber_id: int,
+             bulletin: Bulletin, rendered: Rendered, now: datetime) -> None:
+    settings = ctx.settings
+    sender_address = parseaddr(settings.sender)[1]
+    domain = sender_address.rpartition("@")[2] or (urlsplit(settings.base_url).hostname or "localhost")
+    links = links_for(ctx, profile, subscriber_id)
+    message = build_message(
+        rendered=rendered, sender=settings.sender, to=address, profile=profile, list_domain=domain,
+        unsubscribe_url=links.unsubscribe,
+        unsubscribe_mailto=f"mailto:{sender_address}?subject={quote('unsubscribe ' + profile.id)}",
+        message_id_domain=domain)
+    transport.send(message)
+    ctx.store.record_delivery(profile_id=profile.id, subscriber_id=subscriber_id, item_ids=bulletin.item_ids,
+                              message_id=str(message["Message-ID"]), subject=rendered.subject, now=now)
+
+
+# ---------------------------------------------------------------- run
+
+def run(ctx: Context, *, now: datetime | None = None, force: bool = False, profile: str | None = None,
+        source: str | None = None, progress: GatherProgress | None = None) -> RunReport:
+    """Gather -> match -> send what is due (everything, with force: the admin's ad hoc run)."""
+    now = now or utcnow()
+    if profile:
+        ctx.profile(profile)  # fail early on a typo, before any fetching
+    only = [source] if source else None
+    if source and source not in {s.id for s in ctx.sources}:
+        raise KeyError(f"no source '{source}' in {ctx.settings.sources}")
+    gathered = refresh_due(ctx, now=now, force=force, only=only, progress=progress)
+    matched = match_recent(ctx, now=now)
+    sent = send_due_bulletins(ctx, now=now, force=force, only_profile=profile)
+    return RunReport(gather=gathered, matched=matched, profiles=sent)
