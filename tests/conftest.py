@@ -42,3 +42,26 @@ def smtp_server() -> Iterator[LoopbackSMTPServer]:
     server = LoopbackSMTPServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server named by AWARENESS_TEST_POSTGRES_URL (.ci/run sets it)."""
+    base = os.environ.get("AWARENESS_TEST_POSTGRES_URL")
+    need_system("PostgreSQL (set AWARENESS_TEST_POSTGRES_URL)", bool(base))
+    assert base
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"awareness_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

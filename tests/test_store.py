@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -18,12 +19,17 @@ def item(source: str, guid: str, link: str, title: str, summary: str = "A summar
     return normalise(source, guid=guid, link=link, title=title, summary=summary, published=NOW, now=NOW)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path / 'a.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'a.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    s = Store(url)
     s.sync_sources([Source(id="a", url="https://a.example/feed"), Source(id="b", url="https://b.example/feed"),
                     Source(id="c", url="https://c.example/feed")])
-    return s
+    yield s
+    s.close()
 
 
 def test_same_link_in_two_sources_is_one_item_with_both_sources(store: Store) -> None:
