@@ -4,6 +4,7 @@ bulletins arriving at a real SMTP server, a real SQLite file."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -107,6 +108,13 @@ def text_part(msg: EmailMessage) -> str:
     return str(part.get_content())
 
 
+def heading(text: str, title: str) -> int:
+    """Where a topic heading (the title on its own line, underlined) starts in the plain text."""
+    m = re.search(rf"^{re.escape(title)}\s*\n[-=~]{{3,}}\s*$", text, re.MULTILINE)
+    assert m, f"no heading {title!r} in:\n{text}"
+    return m.start()
+
+
 def html_part(msg: EmailMessage) -> str:
     part = msg.get_body(preferencelist=("html",))
     assert part is not None
@@ -128,9 +136,9 @@ def test_run_delivers_one_bulletin_per_subscriber_with_items_under_their_topics(
     assert msg["List-Id"] and "ph-team" in msg["List-Id"]
     assert msg["Message-ID"]
 
-    text = text_part(msg)
-    frailty_heading = text.index("Frailty and older people")
-    maternity_heading = text.index("Maternity and perinatal care")
+    text = text_part(msg).replace("\r\n", "\n")
+    frailty_heading = heading(text, "Frailty and older people")
+    maternity_heading = heading(text, "Maternity and perinatal care")
     assert frailty_heading < maternity_heading
     for title in (FRAILTY[1], RESEARCH_FRAILTY[1]):
         assert frailty_heading < text.index(title) < maternity_heading
