@@ -271,9 +271,11 @@ def profiles() -> None:
 def profiles_check(obj: _Obj, paths: tuple[Path, ...]) -> None:
     """Report every problem in the given profiles (default: the profiles folder)."""
     from .profiles import check_profiles
+    from .sources import check_sources
 
     targets = list(paths) or [obj.settings.profiles]
-    good, problems = check_profiles(targets)
+    known_sources, source_problems = check_sources(obj.settings.sources)
+    good, problems = check_profiles(targets, known_sources if not source_problems else None)
     for problem in problems:
         click.echo(str(problem), err=True)
     for profile in good:
