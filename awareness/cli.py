@@ -92,6 +92,11 @@ def run(obj: _Obj, force: bool, profile_id: str | None, source_id: str | None) -
     finally:
         ctx.close()
     _print_run(report, obj.settings)
+    if report.profile_errors:
+        for problem in report.profile_errors:
+            click.echo(f"  ! profile skipped: {problem}", err=True)
+        raise click.ClickException("some profiles have errors and were skipped (see above); "
+                                   "fix them and check with `awareness profiles check`")
     if not report.ok:
         raise click.ClickException("some bulletins could not be sent (see above); "
                                    "nothing was marked sent for them and the next run will retry")

@@ -22,11 +22,11 @@ from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .classify import Matcher
 from .config import Settings
 from .deliver import Transport, build_message, open_transport
-from .errors import DeliveryError, SourceError
+from .errors import DeliveryError, ProfileError, SourceError
 from .fetch import FetchRequest, fetch_all
 from .models import FetchResult, Profile, Source
 from .parse import parse_feed
-from .profiles import cron_trigger, load_profiles, profile_sources
+from .profiles import check_profiles, cron_trigger, profile_sources
 from .progress import GatherProgress
 from .sources import load_sources
 from .store import Store, utcnow
@@ -65,10 +65,11 @@ class RunReport:
     gather: GatherReport
     matched: int
     profiles: list[ProfileReport]
+    profile_errors: list[ProfileError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not any(p.failed for p in self.profiles)
+        return not self.profile_errors and not any(p.failed for p in self.profiles)
 
 
 # ---------------------------------------------------------------- context
@@ -83,6 +84,7 @@ class Context:
     profiles: list[Profile]
     composer: Composer
     signer: Signer
+    profile_errors: list[ProfileError] = field(default_factory=list)   # bad files, skipped this run
 
     @property
     def source_names(self) -> dict[str, str]:
@@ -100,12 +102,23 @@ class Context:
 
 
 def open_context(settings: Settings, *, template_dirs: list[Path] | None = None) -> Context:
+    """Load sources and profiles and open the store.
+
+    A profile with errors is reported and left out; the other teams' bulletins
+    still go.  A broken sources.yaml stops everything, since every team needs it.
+    """
     sources = load_sources(settings.sources)
-    profiles = load_profiles(settings.profiles)
+    if not settings.profiles.is_dir():
+        raise ProfileError(str(settings.profiles), None, "the profiles folder does not exist; "
+                           "create it and add one YAML file per team (see README)")
+    profiles, problems = check_profiles([settings.profiles], sources)
+    for problem in problems:
+        logger.error("profile skipped: %s", problem)
     store = Store(settings.database_url)
     store.sync_sources(sources)
     return Context(settings=settings, store=store, sources=sources, profiles=profiles,
-                   composer=Composer(template_dirs), signer=Signer(settings.ensure_secret_key()))
+                   composer=Composer(template_dirs), signer=Signer(settings.ensure_secret_key()),
+                   profile_errors=problems)
 
 
 # ---------------------------------------------------------------- gather
@@ -343,4 +356,4 @@ def run(ctx: Context, *, now: datetime | None = None, force: bool = False, profi
     gathered = refresh_due(ctx, now=now, force=force, only=only, progress=progress)
     matched = match_recent(ctx, now=now)
     sent = send_due_bulletins(ctx, now=now, force=force, only_profile=profile)
-    return RunReport(gather=gathered, matched=matched, profiles=sent)
+    return RunReport(gather=gathered, matched=matched, profiles=sent, profile_errors=ctx.profile_errors)

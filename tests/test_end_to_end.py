@@ -234,7 +234,7 @@ def test_items_json_lists_sources_and_matches(world: dict) -> None:
     assert by_title[OFF_TOPIC[1]]["matches"] == []
 
 
-def test_malformed_profile_is_reported_with_file_and_line(world: dict) -> None:
+def test_malformed_profile_is_reported_with_file_and_line_and_skipped(world: dict) -> None:
     bad = world["dir"] / "profiles" / "broken.yaml"
     bad.write_text("name: Broken\ntopics:\n  - id: x\n    title: X\n    terms: [a]\n    threshold: high\n")
     check = cli(world, "profiles", "check")
@@ -242,7 +242,7 @@ def test_malformed_profile_is_reported_with_file_and_line(world: dict) -> None:
     assert "broken.yaml:6" in check.output
     run = cli(world, "run")
     assert run.exit_code != 0 and "broken.yaml:6" in run.output
-    assert world["smtp"].messages == []
+    assert len(world["smtp"].messages) == 2, "one team's broken profile does not stop the others' bulletins"
 
 
 def test_dry_run_renders_without_sending(world: dict) -> None:
