@@ -87,7 +87,7 @@ async def fetch_many(requests: list[FetchRequest], settings: Settings,
                 logger.exception("unexpected error fetching %s", request.url)
                 result = FetchError(request.source_id, request.url, f"unexpected error: {e!r}")
             if isinstance(result, FetchError):
-                logger.info("fetch failed: %s", result)
+                logger.debug("fetch failed: %s", result)
             if on_result is not None:
                 try:
                     on_result(request, result)
@@ -107,7 +107,7 @@ async def _fetch_one(client: httpx.AsyncClient, request: FetchRequest, settings:
         raise _error(request, f"no complete answer within {settings.fetch_timeout:g} s (the overall "
                               "deadline); the server is slow or stalled, try again later") from None
     result.elapsed_s = time.monotonic() - started
-    logger.info("GET %s -> %s (%d bytes, %.2f s)", request.url, result.status,
+    logger.debug("GET %s -> %s (%d bytes, %.2f s)", request.url, result.status,
                 len(result.content or b""), result.elapsed_s)
     return result
 

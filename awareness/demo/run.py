@@ -7,6 +7,7 @@ outbox folder, then says where everything is.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -35,6 +36,8 @@ def run_demo(workdir: Path, *, keep_db: bool = False) -> None:
         database_url=f"sqlite:///{db}", sources=demo_dir / "sources.yaml", profiles=profiles_dir,
         outbox=outbox, sender="Awareness demo <awareness@example.org>", base_url="http://127.0.0.1:8000",
         secret_key=os.environ.get("AWARENESS_SECRET_KEY", ""), fetch_allow=("127.0.0.1",))
+    # The summary below names every file; one log line per message would only bury it.
+    logging.getLogger("awareness.deliver").setLevel(logging.WARNING)
     started = time.time()
     with DemoServer() as server:
         settings.sources.write_text(server.sources_yaml(), encoding="utf-8")

@@ -1,0 +1,115 @@
+"""Turning titles, summaries and librarians' terms into comparable tokens.
+
+One tokeniser serves both halves of the matcher, so a term in a profile and
+a word in an item are folded the same way:
+
+* lower case, accents stripped, split into words (letters and digits);
+* split into *segments* at sentence punctuation, so neither a bigram nor a
+  multi-word term ever spans two sentences ("...rose. Hip..." is not "rose hip");
+* each word *folded* to a key: Porter2 (Snowball) stemming, which joins
+  falls/fall and fractures/fracture, plus a few derivational folds it lacks
+  (frailty -> frail, midwifery/midwives -> midwife).
+
+Stop words are kept in segments (a term may contain "in", "of") and dropped
+only when features for TF-IDF are built.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+# scikit-learn's list, less words that carry meaning in health news ("fire
+# safety", "bill", "living alone", "system", "detail", "first aid", "interest").
+STOP_WORDS: frozenset[str] = frozenset(ENGLISH_STOP_WORDS) - {
+    "alone", "amount", "back", "bill", "bottom", "call", "co", "con", "cry", "de", "detail",
+    "empty", "find", "fire", "first", "found", "front", "full", "give", "interest", "keep",
+    "mill", "move", "name", "part", "serious", "show", "side", "system", "thick", "thin",
+    "third", "together", "un", "well",
+}
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Sentence punctuation and dashes between spaces end a segment; "&" and "/" do not.
+_SEGMENT_BREAK = re.compile(r"[.!?;:()\[\]{}|\"\u201c\u201d\u2022\n]+|\s[-\u2013\u2014]+\s|,")
+_APOSTROPHE_S = re.compile(r"['\u2019]s\b")
+_APOSTROPHE = re.compile(r"['\u2019]")
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+
+# Irregular plurals Porter2 leaves apart (surface word -> singular).
+_IRREGULAR = {
+    "children": "child", "women": "woman", "men": "man", "feet": "foot", "teeth": "tooth",
+    "mice": "mouse", "geese": "goose", "knives": "knife", "halves": "half", "selves": "self",
+    "analyses": "analysis", "diagnoses": "diagnosis", "prognoses": "prognosis",
+    "metastases": "metastasis", "crises": "crisis", "theses": "thesis",
+}
+
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def fold(word: str) -> str:
+    """The comparison key of one lower-case word (cached: vocabularies are small)."""
+    word = _IRREGULAR.get(word, word)
+    if word.endswith("wives"):          # midwives, housewives
+        word = word[:-5] + "wife"
+    stem = _stemmer.stemWord(word)
+    # Derivational folds Porter2 does not make.
+    if stem.endswith("eri") and len(stem) >= 7:   # midwiferi -> midwif, deliveri -> deliv
+        stem = stem[:-3]
+    elif stem.endswith("lti") and len(stem) >= 5:  # frailti -> frail, specialti -> special
+        stem = stem[:-2]
+    return stem
+
+
+def ascii_lower(text: str) -> str:
+    """Lower case without accents, so 'Café' and 'cafe' meet."""
+    if text.isascii():
+        return text.lower()
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).lower()
+
+
+# A word as (surface, key): as written (lower-cased), and folded.  Plain tuples,
+# not objects: a day's items are a million words.
+Token = tuple[str, str]
+
+
+def segments(text: str) -> list[list[Token]]:
+    """Words of a text, grouped into segments that phrases may not cross."""
+    text = _APOSTROPHE.sub("", _APOSTROPHE_S.sub("", ascii_lower(text)))
+    out: list[list[Token]] = []
+    for part in _SEGMENT_BREAK.split(text):
+        words = _WORD.findall(part)
+        if words:
+            out.append([(w, fold(w)) for w in words])
+    return out
+
+
+def term_key(term: str) -> tuple[str, ...]:
+    """A librarian's term as the sequence of folded words it must appear as."""
+    return tuple(key for seg in segments(term) for _, key in seg)
+
+
+def features(segs: list[list[Token]]) -> list[str]:
+    """Unigram and bigram features (stop words and one-letter words dropped)."""
+    out: list[str] = []
+    for seg in segs:
+        keys = [key for word, key in seg if len(word) > 1 and word not in STOP_WORDS]
+        out.extend(keys)
+        out.extend(f"{a} {b}" for a, b in zip(keys, keys[1:]))
+    return out
+
+
+def surface_forms(segs: list[list[Token]]) -> dict[str, str]:
+    """Feature -> the words that produced it, first occurrence wins (for explanations)."""
+    forms: dict[str, str] = {}
+    for seg in segs:
+        content = [(word, key) for word, key in seg if len(word) > 1 and word not in STOP_WORDS]
+        for word, key in content:
+            forms.setdefault(key, word)
+        for (w1, k1), (w2, k2) in zip(content, content[1:]):
+            forms.setdefault(f"{k1} {k2}", f"{w1} {w2}")
+    return forms
