@@ -23,8 +23,6 @@ from .models import Item, Match, Source, StoredItem
 logger = logging.getLogger(__name__)
 
 UTC = timezone.utc
-SPECIFIC_TITLE = 40                     # characters of normalised title
-SAME_STORY_WINDOW = timedelta(days=3)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -281,12 +279,10 @@ class Store:
 
     @staticmethod
     def _find_same_story(conn: Connection, it: Item) -> int | None:
-        """Same canonical link, same content, or the same title told the same way.
+        """Same canonical link, same content, or the same title with a near-identical summary.
 
-        "The same way" is a near-identical summary, or, for a long and specific
-        title, publication within a few days: two publishers announcing one
-        report rarely share a summary, while a weekly report keeps its title
-        but is a week apart.
+        A title alone is not enough: feeds reuse titles ("Adult social care:
+        what the latest data tell us") for different publications.
         """
         row = conn.execute(sa.select(items.c.id).where(
             sa.or_(items.c.link == it.link, items.c.content_hash == it.content_hash)).limit(1)).first()
@@ -294,13 +290,10 @@ class Store:
             return int(row.id)
         if not it.title_key or len(it.title_key) < 12:
             return None  # short titles ("Update", "News") say too little to merge on
-        for cand in conn.execute(sa.select(items.c.id, items.c.summary, items.c.published)
+        for cand in conn.execute(sa.select(items.c.id, items.c.summary)
                                  .where(items.c.title_key == it.title_key).limit(20)):
             a, b = cand.summary[:400].lower(), it.summary[:400].lower()
             if not a or not b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.8:
-                return int(cand.id)
-            if (len(it.title_key) >= SPECIFIC_TITLE and it.published is not None
-                    and abs(cand.published - it.published) <= SAME_STORY_WINDOW):
                 return int(cand.id)
         return None
 
