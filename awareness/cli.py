@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .config import Settings, load_settings
-from .errors import AwarenessError, ProfileError
+from .errors import AwarenessError, ProfileError, UnknownName
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("awareness")
@@ -54,9 +54,8 @@ def _friendly(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (AwarenessError, KeyError) as e:
-            message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            raise click.ClickException(str(message)) from None
+        except AwarenessError as e:
+            raise click.ClickException(str(e)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -189,6 +188,9 @@ def items(obj: _Obj, source_id: str | None, days: int, as_json: bool) -> None:
 
     store = Store(obj.settings.database_url)
     try:
+        if source_id and not store.source_states([source_id]):
+            known = ", ".join(s.id for s in store.source_states()) or "none gathered yet"
+            raise UnknownName(f"no source '{source_id}' (sources: {known})")
         found = store.items_since(utcnow() - timedelta(days=days), source_ids=[source_id] if source_id else None)
         verdicts = store.matches_for([i.id for i in found])
     finally:
@@ -238,6 +240,7 @@ def sources_list(obj: _Obj, as_json: bool) -> None:
                 "id": s.id, "url": source.url, "ok": s.ok,
                 "last_success": s.last_success.isoformat() if s.last_success else None,
                 "last_error": s.last_error, "consecutive_failures": s.consecutive_failures, "items": s.items,
+                "last_warning": s.last_warning,
                 "name": source.label, "kind": source.kind, "tags": list(source.tags),
             }, ensure_ascii=False))
             continue
@@ -247,6 +250,8 @@ def sources_list(obj: _Obj, as_json: bool) -> None:
         click.echo(f"{s.id:<32} {health:<14} last ok {last:<16} {s.items:>5} items  {source.url}")
         if s.last_error:
             click.echo(f"{'':<32} ! {s.last_error}")
+        elif s.last_warning:
+            click.echo(f"{'':<32} ~ {s.last_warning}")
 
 
 @sources.command("import-opml")
@@ -279,9 +284,21 @@ def profiles_check(obj: _Obj, paths: tuple[Path, ...]) -> None:
     from .sources import check_sources
 
     targets = list(paths) or [obj.settings.profiles]
-    known_sources, source_problems = check_sources(obj.settings.sources)
-    good, problems = check_profiles(targets, known_sources if not source_problems else None)
-    for problem in problems:
+    known: list[Any] | None = None
+    source_problems: list[Any] = []
+    if obj.settings.sources.exists():
+        known, source_problems = check_sources(obj.settings.sources)
+        if source_problems:
+            known = None
+            click.echo(f"{obj.settings.sources} has problems, so profiles' 'sources:' entries were not "
+                       "checked against it:", err=True)
+    else:
+        click.echo(f"note: {obj.settings.sources} does not exist; 'sources:' entries were not checked", err=True)
+    for problem in source_problems:
+        click.echo(str(problem), err=True)
+    good, problems = check_profiles(targets, known)
+    problems = [*source_problems, *problems]
+    for problem in problems[len(source_problems):]:
         click.echo(str(problem), err=True)
     for profile in good:
         click.echo(f"ok  {profile.path}: {profile.id} ({len(profile.topics)} topics, "

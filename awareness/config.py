@@ -47,6 +47,7 @@ class Settings:
     fetch_max_bytes: int = 10_000_000    # decoded body cap per response
     contact_url: str = "https://github.com/awareness-lks/awareness"
     smtp_password: str = field(default="", repr=False)
+    home: Path = field(default=Path("."), repr=False)   # the config file's folder; var/ lives here
 
     # -------------------------------------------------------------- derived
 
@@ -81,20 +82,25 @@ class Settings:
         """The signing key; a development key is made (and kept) when none is set."""
         if self.secret_key:
             return self.secret_key
-        key_file = self.outbox.parent / "secret_key"
-        if key_file.exists():
-            return key_file.read_text().strip()
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(32)
-        key_file.write_text(key)
-        key_file.chmod(0o600)
+        key_file = self.home / "var" / "secret_key"
+        try:
+            if key_file.exists():
+                return key_file.read_text().strip()
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(32)
+            key_file.write_text(key)
+            key_file.chmod(0o600)
+        except OSError as e:
+            raise ConfigError("secret_key", f"AWARENESS_SECRET_KEY is not set and no development key could be "
+                              f"kept in {key_file} ({e.strerror}); set AWARENESS_SECRET_KEY") from None
         logger.warning("AWARENESS_SECRET_KEY is not set; made a development key in %s", key_file)
         return key
 
 
 # ------------------------------------------------------------------ loading
 
-_TYPES: dict[str, type] = {f.name: f.type for f in fields(Settings)}  # type: ignore[misc]
+_INTERNAL = {"smtp_password", "home"}   # set from the environment or the file's place, never by key
+_TYPES: dict[str, type] = {f.name: f.type for f in fields(Settings) if f.name not in _INTERNAL}  # type: ignore[misc]
 
 
 def _coerce(key: str, value: Any, base: Path) -> Any:
@@ -127,7 +133,12 @@ def _coerce(key: str, value: Any, base: Path) -> Any:
             raise ValueError("must be text")
         return value
     except ValueError as e:
-        detail = str(e) or f"'{value}' is not a valid {kind}" + (" above zero" if kind in ("int", "float") else "")
+        if kind == "int":
+            detail = f"must be a whole number above zero (got {value!r})"
+        elif kind == "float":
+            detail = f"must be a number above zero (got {value!r})"
+        else:
+            detail = str(e) or f"{value!r} is not valid here"
         raise ConfigError(key, detail) from None
 
 
@@ -146,10 +157,15 @@ def _validate(s: Settings) -> Settings:
     if not (url.startswith("sqlite:") or url.startswith("postgresql")):
         raise ConfigError("database_url", f"'{url}' is not a sqlite:/// or postgresql:// URL")
     if s.smtp_url:
-        parts = urlsplit(s.smtp_url)
+        shape = ("should look like smtp://host:25, smtps://host:465 or smtp+starttls://user@host:587 "
+                 "(leave it empty to write messages to the outbox folder)")
+        try:
+            parts = urlsplit(s.smtp_url)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError as e:
+            raise ConfigError("smtp_url", f"'{s.smtp_url}' is not a valid URL ({e}); it {shape}") from None
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
-            raise ConfigError("smtp_url", f"'{s.smtp_url}' should look like smtp://host:25, "
-                              "smtps://host:465 or smtp+starttls://user@host:587 (leave empty for the outbox)")
+            raise ConfigError("smtp_url", f"'{s.smtp_url}' {shape}")
     if not urlsplit(s.base_url).scheme in ("http", "https"):
         raise ConfigError("base_url", f"'{s.base_url}' is not an http(s) URL")
     if "@" not in s.sender:
@@ -166,7 +182,10 @@ def _resolve_sqlite(url: str, base: Path) -> str:
         path = str(base / url[len(prefix):])
         url = prefix + path
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError("database_url", f"cannot create the folder for {path} ({e.strerror})") from None
     return url
 
 
@@ -187,8 +206,6 @@ def load_settings(config_path: str | os.PathLike[str] | None = None,
     elif Path("awareness.toml").exists():
         values.update(_read_toml(Path("awareness.toml")))
     for key in _TYPES:
-        if key in ("smtp_password",):
-            continue
         env_value = env.get(ENV_PREFIX + key.upper())
         if env_value is not None:
             values[key] = env_value
@@ -205,7 +222,7 @@ def load_settings(config_path: str | os.PathLike[str] | None = None,
     if "profiles" not in kwargs:
         settings = replace(settings, profiles=base / settings.profiles)
     settings = replace(settings, database_url=_resolve_sqlite(settings.database_url, base),
-                       smtp_password=env.get(ENV_PREFIX + "SMTP_PASSWORD", ""))
+                       smtp_password=env.get(ENV_PREFIX + "SMTP_PASSWORD", ""), home=base)
     return _validate(settings)
 
 
@@ -216,8 +233,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError("config", f"{path} is not valid TOML: {e}") from None
     unknown = set(data) - set(_TYPES) - {"smtp_password"}
     if unknown:
-        raise ConfigError(sorted(unknown)[0], f"unknown key in {path}; known keys are: "
-                          + ", ".join(k for k in _TYPES if k != "smtp_password"))
+        raise ConfigError(sorted(unknown)[0], f"unknown key in {path}; known keys are: " + ", ".join(_TYPES))
     if "smtp_password" in data:
         raise ConfigError("smtp_password", f"do not put the SMTP password in {path}; set AWARENESS_SMTP_PASSWORD")
     return data

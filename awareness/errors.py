@@ -7,7 +7,8 @@
     ├── SourceError        one source failed this time (names the source id and URL)
     │   ├── FetchError     HTTP error, timeout, size cap, refused address
     │   └── ParseError     not a feed, malformed beyond salvage
-    └── DeliveryError      SMTP refused or unreachable; nothing was marked sent
+    ├── DeliveryError      SMTP refused or unreachable; nothing was marked sent
+    └── UnknownName        a profile or source id that is not configured
 
 Every message is written for the person who has to fix it: what is wrong,
 where, and what to do.
@@ -67,3 +68,7 @@ class ParseError(SourceError):
 
 class DeliveryError(AwarenessError):
     """A message could not be handed to the mail server; nothing was marked sent."""
+
+
+class UnknownName(AwarenessError):
+    """A profile or source id given on the command line that is not configured."""

@@ -61,9 +61,11 @@ def _checked(record: object, path: str, line: int) -> dict[str, Any]:
         raise bad('missing "title" (a string)')
     if not isinstance(record.get("summary", ""), str):
         raise bad('"summary" must be a string')
-    labels = record.get("labels")
-    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+    if "labels" not in record:
         raise bad('missing "labels": a list of topic ids, [] when the item belongs nowhere')
+    labels = record["labels"]
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise bad(f'"labels" must be a list of topic ids like ["falls"] (got {json.dumps(labels)})')
     return {"id": str(record.get("id", f"line {line}")), "title": record["title"],
             "summary": record.get("summary", ""), "labels": labels}
 

@@ -105,6 +105,16 @@ def parse_feed(source_id: str, url: str, content: bytes, *, content_type: str = 
             warnings.append(f"skipped an entry that could not be read ({e!r})")
             logger.debug("skipped entry in %s", url, exc_info=True)
 
+    malformed = parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _CHARSET_TROUBLE)
+    if malformed and not all(i.link for i in items):
+        # In a broken document an entry with no link is most often the stump where it was cut off.
+        kept = [i for i in items if i.link]
+        warnings.append(f"skipped {len(items) - len(kept)} incomplete entries with no link")
+        items = kept
+        if not items:
+            raise ParseError(source_id, url, f"not a feed: {_describe(parsed.get('bozo_exception'))}, and no "
+                                             "complete item could be recovered")
+
     feed = parsed.get("feed", {})
     link = feed.get("link") or ""
     return ParsedFeed(title=clean_text(feed.get("title") or "", 300),

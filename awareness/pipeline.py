@@ -22,7 +22,7 @@ from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .classify import Matcher
 from .config import Settings
 from .deliver import Transport, build_message, open_transport
-from .errors import DeliveryError, ProfileError, SourceError
+from .errors import DeliveryError, ProfileError, SourceError, UnknownName
 from .fetch import FetchRequest, fetch_all
 from .models import FetchResult, Profile, Source
 from .parse import parse_feed
@@ -95,7 +95,7 @@ class Context:
             if p.id == profile_id:
                 return p
         known = ", ".join(p.id for p in self.profiles) or "none"
-        raise KeyError(f"no profile '{profile_id}' in {self.settings.profiles} (profiles: {known})")
+        raise UnknownName(f"no profile '{profile_id}' in {self.settings.profiles} (profiles: {known})")
 
     def close(self) -> None:
         self.store.close()
@@ -133,7 +133,8 @@ def refresh_due(ctx: Context, *, now: datetime | None = None, force: bool = Fals
         if only is not None and source.id not in only:
             continue
         if source.kind != "feed":
-            logger.debug("%s is a %s source; spiders are gathered by `awareness crawl`", source.id, source.kind)
+            logger.debug("%s is a %s source; spider sources are not gathered by the feed reader", source.id,
+                         source.kind)
             continue
         state = states.get(source.id)
         if state and state.retry_until and state.retry_until > now:
@@ -208,7 +209,8 @@ def _store_result(ctx: Context, source: Source, result: FetchResult, *, now: dat
         logger.info("%s: %s", source.id, warning)
     added = ctx.store.add_items(source.id, parsed.items, now=now)
     ctx.store.record_success(source.id, now=now, every=source.every, etag=result.etag,
-                             last_modified=result.last_modified, new_url=moved)
+                             last_modified=result.last_modified, new_url=moved,
+                             warning="; ".join(parsed.warnings) or None)
     report.fetched += 1
     report.new_items += len(added.new)
     return len(added.new)
@@ -239,7 +241,10 @@ def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
 # ---------------------------------------------------------------- compose and deliver
 
 def is_due(ctx: Context, profile: Profile, now: datetime) -> bool:
-    """Due when the profile's schedule has fired since its last complete send."""
+    """Due when the profile's schedule has fired since its last complete send,
+    or when an earlier attempt left a subscriber unserved (the mail server was down)."""
+    if ctx.store.has_pending_retry(profile.id):
+        return True
     last = ctx.store.last_complete(profile.id)
     if last is None:
         return True
@@ -261,14 +266,15 @@ def compose_for(ctx: Context, profile: Profile, subscriber_id: int, *, now: date
 
 
 def links_for(ctx: Context, profile: Profile, subscriber_id: int) -> Links:
+    """Per-subscriber links, signed so that they carry no email address.
+
+    Feedback links ("useful" / "not relevant") stay off until the web app
+    that records them is part of the deployment: a link to nothing would
+    only teach readers not to click.
+    """
     base = ctx.settings.base_url.rstrip("/")
-    signer = ctx.signer
-    token = signer.unsubscribe_token(profile.id, subscriber_id)
-
-    def feedback(item_id: int, verdict: str) -> str:
-        return f"{base}/feedback/{signer.feedback_token(profile.id, subscriber_id, item_id, verdict)}"
-
-    return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback)
+    token = ctx.signer.unsubscribe_token(profile.id, subscriber_id)
+    return Links(unsubscribe=f"{base}/unsubscribe/{token}")
 
 
 def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool = False,
@@ -305,6 +311,7 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                     continue
                 if transport is None:
                     transport = open_transport(ctx.settings)
+                    _warn_about_links(ctx.settings)
                 try:
                     _deliver(ctx, transport, profile, address, subscriber_id, bulletin, rendered, now)
                 except DeliveryError as e:
@@ -318,12 +325,22 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
             if not sent_items and not report.failed:
                 report.note = "no new items; nothing sent"
                 logger.info("%s: no new items since the last bulletin; nothing sent", profile.id)
-            if not report.failed and not dry_run:
+            if dry_run:
+                continue
+            if report.failed:
+                ctx.store.mark_pending_retry(profile.id)
+            else:
                 ctx.store.mark_complete(profile.id, now)
     finally:
         if transport is not None:
             transport.close()
     return reports
+
+
+def _warn_about_links(settings: Settings) -> None:
+    if settings.smtp_url and not settings.base_url.startswith("https://"):
+        logger.warning("base_url is %s: unsubscribe links in these emails will not work for readers; "
+                       "set base_url to the public https address of the Awareness web app", settings.base_url)
 
 
 def _deliver(ctx: Context, transport: Transport, profile: Profile, address: str, subscriber_id: int,
@@ -352,7 +369,7 @@ def run(ctx: Context, *, now: datetime | None = None, force: bool = False, profi
         ctx.profile(profile)  # fail early on a typo, before any fetching
     only = [source] if source else None
     if source and source not in {s.id for s in ctx.sources}:
-        raise KeyError(f"no source '{source}' in {ctx.settings.sources}")
+        raise UnknownName(f"no source '{source}' in {ctx.settings.sources}")
     gathered = refresh_due(ctx, now=now, force=force, only=only, progress=progress)
     matched = match_recent(ctx, now=now)
     sent = send_due_bulletins(ctx, now=now, force=force, only_profile=profile)

@@ -68,8 +68,8 @@ def cron_day_of_week(field: str) -> str:
     """
     out: list[str] = []
     for part in field.split(","):
-        if part == "*" or not re.search(r"\d", part):
-            out.append(part)
+        if part == "*" or re.fullmatch(r"[a-z]{3}", part, re.I):
+            out.append(part.lower())
             continue
         m = _DOW_PART.match(part)
         if not m:

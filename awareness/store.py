@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from .errors import ConfigError
 from .models import Item, Match, Source, StoredItem
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ sources = sa.Table(
     sa.Column("last_checked", UTCDateTime),
     sa.Column("last_success", UTCDateTime),
     sa.Column("last_error", sa.Text),
+    sa.Column("last_warning", sa.Text),        # read, but something was odd (malformed XML salvaged, ...)
     sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
     sa.Column("next_check", UTCDateTime),
     sa.Column("retry_until", UTCDateTime),     # a server's Retry-After: not even --now fetches before it
@@ -128,6 +130,7 @@ profile_runs = sa.Table(
     "profile_runs", metadata,
     sa.Column("profile_id", sa.String(100), primary_key=True),
     sa.Column("last_complete", UTCDateTime),   # last send run in which every subscriber was served
+    sa.Column("pending_retry", sa.Boolean, nullable=False, default=False),   # a send failed: due until served
 )
 
 
@@ -142,6 +145,7 @@ class SourceState:
     last_checked: datetime | None
     last_success: datetime | None
     last_error: str | None
+    last_warning: str | None
     consecutive_failures: int
     next_check: datetime | None
     retry_until: datetime | None
@@ -185,8 +189,13 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = create_engine(url)
-        metadata.create_all(self.engine)
+        try:
+            self.engine = create_engine(url)
+            metadata.create_all(self.engine)
+        except (sa.exc.SQLAlchemyError, ImportError) as e:
+            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+            reason = getattr(e, "orig", None) or e
+            raise ConfigError("database_url", f"cannot open the database {shown}: {reason}".strip()) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -225,8 +234,8 @@ class Store:
             return [SourceState(**row._mapping) for row in conn.execute(q)]
 
     def record_success(self, source_id: str, *, now: datetime, every: timedelta, etag: str | None,
-                       last_modified: str | None, new_url: str | None = None) -> None:
-        values: dict[str, Any] = dict(last_checked=now, last_success=now, last_error=None,
+                       last_modified: str | None, new_url: str | None = None, warning: str | None = None) -> None:
+        values: dict[str, Any] = dict(last_checked=now, last_success=now, last_error=None, last_warning=warning,
                                       consecutive_failures=0, next_check=now + every, retry_until=None)
         if etag is not None or last_modified is not None:
             values.update(etag=etag, last_modified=last_modified)
@@ -392,11 +401,22 @@ class Store:
                                 .where(profile_runs.c.profile_id == profile_id)).scalar_one_or_none()
 
     def mark_complete(self, profile_id: str, when: datetime) -> None:
+        self._set_profile_run(profile_id, last_complete=when, pending_retry=False)
+
+    def mark_pending_retry(self, profile_id: str) -> None:
+        self._set_profile_run(profile_id, pending_retry=True)
+
+    def has_pending_retry(self, profile_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.select(profile_runs.c.pending_retry)
+                                     .where(profile_runs.c.profile_id == profile_id)).scalar_one_or_none())
+
+    def _set_profile_run(self, profile_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
             updated = conn.execute(profile_runs.update().where(profile_runs.c.profile_id == profile_id)
-                                   .values(last_complete=when)).rowcount
+                                   .values(**values)).rowcount
             if not updated:
-                conn.execute(profile_runs.insert().values(profile_id=profile_id, last_complete=when))
+                conn.execute(profile_runs.insert().values(profile_id=profile_id, **{"pending_retry": False, **values}))
 
     def bulletin_count(self, profile_id: str) -> int:
         with self.engine.connect() as conn:

@@ -77,3 +77,13 @@ def test_a_bad_config_value_names_the_key_without_a_traceback(tmp_path: Path) ->
     config.write_text('smtp_url = "not a url"\n')
     code, out = invoke("--config", str(config), "sources", "list")
     assert code != 0 and "smtp_url" in out and "Traceback" not in out
+
+
+def test_profiles_check_also_reports_a_broken_sources_file(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    shutil.copy(ROOT / "profiles" / "frailty.yaml", tmp_path / "profiles")
+    (tmp_path / "sources.yaml").write_text("- id: Bad Id\n  url: https://example.org/feed\n  every: soon\n")
+    (tmp_path / "awareness.toml").write_text("")
+    code, out = invoke("--config", str(tmp_path / "awareness.toml"), "profiles", "check")
+    assert code != 0
+    assert f"{tmp_path / 'sources.yaml'}:1" in out and "not checked" in out

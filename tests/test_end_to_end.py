@@ -204,6 +204,18 @@ def test_broken_feed_is_reported_and_the_others_still_arrive(world: dict) -> Non
     assert set(rows["policy"]) >= {"id", "url", "ok", "last_success", "last_error", "consecutive_failures", "items"}
 
 
+def test_truncated_feed_keeps_complete_items_and_says_what_was_odd(world: dict) -> None:
+    whole = rss([FRAILTY, MATERNITY, OFF_TOPIC]).decode()
+    cut = whole[: whole.index("<item>", whole.index("park-1") - 200) + 40]    # the last item is cut short
+    world["http"].routes["/policy.xml"] = Route(cut.encode())
+    assert cli(world, "run").exit_code == 0
+    rows = {r["id"]: r for r in map(json.loads, cli(world, "sources", "list", "--json").output.splitlines())}
+    assert rows["policy"]["ok"] and rows["policy"]["items"] == 2
+    assert "not well-formed" in rows["policy"]["last_warning"]
+    titles = [json.loads(line)["title"] for line in cli(world, "items", "--json").output.splitlines()]
+    assert sorted(titles) == sorted([FRAILTY[1], MATERNITY[1], RESEARCH_FRAILTY[1]])
+
+
 def test_smtp_down_loses_nothing_and_the_next_run_sends_it(world: dict) -> None:
     smtp: LoopbackSMTPServer = world["smtp"]
     smtp.stop()
@@ -217,6 +229,22 @@ def test_smtp_down_loses_nothing_and_the_next_run_sends_it(world: dict) -> None:
     assert up.exit_code == 0, up.output
     assert len(smtp.messages) == 2
     assert FRAILTY[1] in text_part(smtp.to("bob@example.org")[0])
+
+
+def test_a_failed_ad_hoc_send_is_retried_by_the_next_scheduled_run(world: dict) -> None:
+    smtp: LoopbackSMTPServer = world["smtp"]
+    assert cli(world, "run").exit_code == 0          # the weekly bulletin went out
+    newcomer = ("pnd-2", "Perinatal mental health: new maternity access standards",
+                "Perinatal mental health support in maternity and postnatal care.", 0)
+    world["http"].routes["/policy.xml"] = Route(rss([newcomer, FRAILTY, MATERNITY, OFF_TOPIC]))
+    smtp.stop()
+    assert cli(world, "run", "--now").exit_code != 0  # the admin's ad hoc run hits a dead mail server
+    smtp.start()
+    retry = cli(world, "run")                         # not Monday 08:00 again, but someone is owed a bulletin
+    assert retry.exit_code == 0, retry.output
+    assert len(smtp.messages) == 4
+    assert newcomer[1] in text_part(smtp.to("alice@example.org")[-1])
+    assert "not due" in cli(world, "run").output, "once everyone is served, the schedule rules again"
 
 
 def test_items_json_lists_sources_and_matches(world: dict) -> None:
@@ -243,6 +271,13 @@ def test_malformed_profile_is_reported_with_file_and_line_and_skipped(world: dic
     run = cli(world, "run")
     assert run.exit_code != 0 and "broken.yaml:6" in run.output
     assert len(world["smtp"].messages) == 2, "one team's broken profile does not stop the others' bulletins"
+
+
+def test_unknown_profile_or_source_is_named(world: dict) -> None:
+    result = cli(world, "run", "--now", "--profile", "nope")
+    assert result.exit_code != 0 and "no profile 'nope'" in result.output and "ph-team" in result.output
+    result = cli(world, "items", "--source", "nope")
+    assert result.exit_code != 0 and "no source 'nope'" in result.output
 
 
 def test_dry_run_renders_without_sending(world: dict) -> None:

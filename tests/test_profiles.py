@@ -350,7 +350,7 @@ def test_an_unknown_source_is_an_error_at_its_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("field, names", [
     ("1", "mon"), ("0", "sun"), ("7", "sun"), ("1-5", "mon,tue,wed,thu,fri"), ("0,6", "sun,sat"),
-    ("5-7", "fri,sat,sun"), ("*/2", "sun,tue,thu,sat"), ("MON-FRI", "MON-FRI"), ("*", "*"),
+    ("5-7", "fri,sat,sun"), ("*/2", "sun,tue,thu,sat"), ("MON-FRI", "mon,tue,wed,thu,fri"), ("SUN-TUE", "sun,mon,tue"), ("Sat", "sat"), ("*", "*"),
 ])
 def test_cron_day_numbers_become_day_names(field: str, names: str) -> None:
     assert cron_day_of_week(field) == names
