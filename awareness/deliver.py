@@ -212,7 +212,7 @@ class SmtpTransport:
                                 f"scheme of smtp_url — {_RETRY_HINT}") from e
         except (smtplib.SMTPException, OSError) as e:
             raise DeliveryError(f"could not connect to the mail server {self.where}: {_reason(e)} "
-                                f"— {_RETRY_HINT}") from e
+                                f"— {_RETRY_HINT}", unreachable=True) from e
         logger.info("connected to mail server %s", self.where)
         return smtp
 

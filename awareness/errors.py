@@ -67,7 +67,15 @@ class ParseError(SourceError):
 
 
 class DeliveryError(AwarenessError):
-    """A message could not be handed to the mail server; nothing was marked sent."""
+    """A message could not be handed to the mail server; nothing was marked sent.
+
+    ``unreachable`` means the server itself could not be reached, so every
+    other message in this run would fail the same way.
+    """
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        self.unreachable = unreachable
+        super().__init__(message)
 
 
 class UnknownName(AwarenessError):

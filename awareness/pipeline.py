@@ -284,6 +284,7 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
     profiles = [ctx.profile(only_profile)] if only_profile else ctx.profiles
     reports: list[ProfileReport] = []
     transport: Transport | None = None
+    unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
     try:
         for profile in profiles:
             report = ProfileReport(profile.id, profile.name)
@@ -313,11 +314,16 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                     transport = open_transport(ctx.settings)
                     _warn_about_links(ctx.settings)
                 try:
+                    if unreachable is not None:
+                        raise unreachable
                     _deliver(ctx, transport, profile, address, subscriber_id, bulletin, rendered, now)
                 except DeliveryError as e:
                     report.failed += 1
                     report.errors.append(f"{address}: {e}")
-                    logger.error("%s: could not send to %s: %s", profile.id, address, e)
+                    if e is not unreachable:
+                        logger.error("%s: could not send to %s: %s", profile.id, address, e)
+                    if e.unreachable:
+                        unreachable = e
                     continue
                 report.sent += 1
                 sent_items.update(bulletin.item_ids)
