@@ -305,7 +305,8 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 bulletin = compose_for(ctx, profile, subscriber_id, now=now)
                 if bulletin is None:
                     continue
-                rendered = ctx.composer.render(bulletin, links=links_for(ctx, profile, subscriber_id))
+                links = links_for(ctx, profile, subscriber_id)
+                rendered = ctx.composer.render(bulletin, links=links)
                 if dry_run:
                     report.outputs.append(rendered)
                     sent_items.update(bulletin.item_ids)
@@ -316,7 +317,7 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 try:
                     if unreachable is not None:
                         raise unreachable
-                    _deliver(ctx, transport, profile, address, subscriber_id, bulletin, rendered, now)
+                    _deliver(ctx, transport, profile, address, subscriber_id, bulletin, rendered, links, now)
                 except DeliveryError as e:
                     report.failed += 1
                     report.errors.append(f"{address}: {e}")
@@ -350,11 +351,10 @@ def _warn_about_links(settings: Settings) -> None:
 
 
 def _deliver(ctx: Context, transport: Transport, profile: Profile, address: str, subscriber_id: int,
-             bulletin: Bulletin, rendered: Rendered, now: datetime) -> None:
+             bulletin: Bulletin, rendered: Rendered, links: Links, now: datetime) -> None:
     settings = ctx.settings
     sender_address = parseaddr(settings.sender)[1]
     domain = sender_address.rpartition("@")[2] or (urlsplit(settings.base_url).hostname or "localhost")
-    links = links_for(ctx, profile, subscriber_id)
     message = build_message(
         rendered=rendered, sender=settings.sender, to=address, profile=profile, list_domain=domain,
         unsubscribe_url=links.unsubscribe,
