@@ -255,10 +255,12 @@ class Matcher:
         found = self._phrases.find(title_segs), self._phrases.find(body_segs)
         reasons: list[str] = []
         covered: set[str] = set()
+        said: set[object] = set()                           # "fall" and "falls" are one reason
         for hits in found:                                  # title hits first
             for key, written in self._topic_terms[j]:
-                if key in hits and written not in reasons and len(reasons) < limit:
+                if key in hits and key not in said and len(reasons) < limit:
                     reasons.append(written)
+                    said.add(key)
                     covered.update(key)
         if len(reasons) >= limit or not self._fitted:
             return tuple(reasons)
@@ -270,12 +272,13 @@ class Matcher:
             self._names = self._vectorizer.get_feature_names_out()
         names = self._names
         found_terms = len(reasons)
+        term_words = set(covered)
         chosen: list[tuple[set[str], str]] = []        # shared features: (folded words, surface)
         for index in shared.indices[np.argsort(-shared.data, kind="stable")]:
             feature = names[index]
             words = set(feature.split(" "))
-            if covered.issuperset(words):
-                continue
+            if covered.issuperset(words) or (len(words) > 1 and words & term_words):
+                continue                                    # "falls older" adds nothing to "falls"
             # "talking therapies" replaces an earlier "talking" rather than sitting beside it.
             chosen = [c for c in chosen if not c[0] < words]
             chosen.append((words, forms.get(feature, feature)))

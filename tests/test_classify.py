@@ -173,3 +173,14 @@ def test_keyword_baseline_matches_whole_words_as_written() -> None:
     assert keyword_baseline(OLDER, "Waterfalls", "") == set()
     assert keyword_baseline(OLDER, "Hip  fracture", "") == {"frailty"}
     assert keyword_baseline(WOMEN, "Midwives", "") == set()   # no folding: what the matcher adds
+
+
+def test_the_explanation_names_each_reason_once() -> None:
+    profile = Profile(id="p", name="P", topics=[
+        Topic(id="falls", title="Falls", description="Falls in older people and how to prevent them.",
+              terms=["falls", "fall", "falls prevention"])])
+    m = Matcher([profile])
+    reasons = m.explain("Falls in older people", "A fall at home often leads to admission.", "p", "falls")
+    assert reasons[0] == "falls"
+    assert "fall" not in reasons, "'fall' and 'falls' are the same reason"
+    assert not any(r.startswith("falls ") and r != "falls prevention" for r in reasons)
