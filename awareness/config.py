@@ -195,33 +195,30 @@ def load_settings(config_path: str | os.PathLike[str] | None = None,
     """Build the settings from file, environment and explicit overrides (last wins)."""
     env = os.environ if environ is None else environ
     path = config_path or env.get(ENV_PREFIX + "CONFIG")
-    values: dict[str, Any] = {}
     base = Path.cwd()
     if path:
         p = Path(path)
         if not p.exists():
             raise ConfigError("config", f"the config file {p} does not exist")
         base = p.resolve().parent
-        values.update(_read_toml(p))
+        values: dict[str, Any] = _read_toml(p)
     elif Path("awareness.toml").exists():
-        values.update(_read_toml(Path("awareness.toml")))
+        values = _read_toml(Path("awareness.toml"))
+    else:
+        values = {}
+    for key in sorted(SECRET_KEYS & set(values)):
+        if values[key]:
+            logger.warning("'%s' is set in the config file; secrets belong in %s%s", key, ENV_PREFIX, key.upper())
     for key in _TYPES:
         env_value = env.get(ENV_PREFIX + key.upper())
         if env_value is not None:
             values[key] = env_value
-    for key in SECRET_KEYS & set(values) - {k for k in _TYPES if ENV_PREFIX + k.upper() in env}:
-        if key in values and values[key]:
-            logger.warning("'%s' is set in the config file; secrets belong in %s%s", key, ENV_PREFIX, key.upper())
     values.update({k: v for k, v in overrides.items() if v is not None})
     kwargs = {k: _coerce(k, v, base) for k, v in values.items()}
     settings = Settings(**kwargs)
-    if "outbox" not in kwargs:
-        settings = replace(settings, outbox=base / settings.outbox)
-    if "sources" not in kwargs:
-        settings = replace(settings, sources=base / settings.sources)
-    if "profiles" not in kwargs:
-        settings = replace(settings, profiles=base / settings.profiles)
-    settings = replace(settings, database_url=_resolve_sqlite(settings.database_url, base),
+    # Paths given as values were resolved by _coerce; the defaults are relative to the same base.
+    defaults = {k: base / getattr(settings, k) for k in ("outbox", "sources", "profiles") if k not in kwargs}
+    settings = replace(settings, **defaults, database_url=_resolve_sqlite(settings.database_url, base),
                        smtp_password=env.get(ENV_PREFIX + "SMTP_PASSWORD", ""), home=base)
     return _validate(settings)
 
