@@ -160,7 +160,6 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
 
     def handle(request: FetchRequest, result: FetchResult | Exception) -> None:
         source = by_id[request.source_id]
-        new = 0
         try:
             if isinstance(result, Exception):
                 raise result
@@ -168,14 +167,13 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
         except SourceError as e:
             _note_failure(ctx, source, e.problem, now, report, e.retry_after, e.permanent)
             progress.source_done(source.id, error=e.problem)
-            return
         except Exception as e:  # one bad source must never stop the others
             logger.exception("unexpected error while storing %s", source.id)
             message = f"internal error: {type(e).__name__}: {e}"
             _note_failure(ctx, source, message, now, report)
             progress.source_done(source.id, error=message)
-            return
-        progress.source_done(source.id, new=new, unchanged=result.not_modified)
+        else:
+            progress.source_done(source.id, new=new, unchanged=result.not_modified)
 
     try:
         fetch_all(requests, ctx.settings, on_result=handle)
