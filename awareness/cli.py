@@ -348,5 +348,14 @@ def demo(keep_db: bool) -> None:
     run_demo(Path.cwd(), keep_db=keep_db)
 
 
+# ------------------------------------------------------------------ spiders and full text (issue 3)
+
+# ------------------------------------------------------------------ matching: preview, diff (issue 4)
+
+# ------------------------------------------------------------------ service: serve, reload, runs, db (issue 5)
+
+# ------------------------------------------------------------------ web app: web, users (issue 6)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

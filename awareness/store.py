@@ -133,6 +133,14 @@ profile_runs = sa.Table(
     sa.Column("pending_retry", sa.Boolean, nullable=False, default=False),   # a send failed: due until served
 )
 
+# ---- tables of the spiders and full-text work (issue 3) go here
+
+# ---- tables of the matching work (issue 4) go here
+
+# ---- tables of the service work (issue 5) go here
+
+# ---- tables of the web app (issue 6) go here
+
 
 @dataclass
 class SourceState:
