@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test check clean
+.PHONY: demo test check clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: $(VENV)/.installed-test
 
 check: $(VENV)/.installed-test
 	$(BIN)/awareness profiles check profiles
+
+# Issue 7: the national-scale benchmark (30 minutes or more on a 2-core machine; not part of
+# `make test` or CI). Needs ../shared/tools/feedfarm.py; writes bench/results/<date>.md and .json.
+# BENCH_ARGS=--quick runs it at a tenth of the size.
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/national.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -12,7 +12,7 @@ import logging
 import re
 import textwrap
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Callable
@@ -42,6 +42,7 @@ class Entry:
     terms: tuple[str, ...]        # matched terms: the explanation shown to readers
     source_names: list[str]       # human names of every source it came from
     also: list[str]               # titles of other topics it matched too
+    local: bool = False           # names the team's own footprint: shown first (issue 4)
 
 
 @dataclass
@@ -104,6 +105,7 @@ def build_bulletin(profile: Profile, matched: list[tuple[StoredItem, list[Match]
             terms=tuple(best.terms),
             source_names=_unique(source_names.get(s, s) for s in item.sources),
             also=[profile.topic(t).title for t in others],
+            local=any(m.local for m in mine),
         ))
     if len(entries) > profile.max_items:
         entries.sort(key=lambda e: (-e.score, -_ts(e.item.published), e.item.id))
@@ -114,7 +116,7 @@ def build_bulletin(profile: Profile, matched: list[tuple[StoredItem, list[Match]
     for topic in profile.topics:
         mine_entries = [e for e in entries if e.topic_id == topic.id]
         if mine_entries:
-            mine_entries.sort(key=lambda e: (-_ts(e.item.published), -e.score, e.item.id))
+            mine_entries.sort(key=lambda e: (not e.local, -_ts(e.item.published), -e.score, e.item.id))
             sections.append(Section(topic=topic, entries=mine_entries))
     return Bulletin(profile=profile, sections=sections, period_start=period_start, period_end=period_end)
 
@@ -162,6 +164,33 @@ def period_label(start: datetime, end: datetime, tz: str = "UTC") -> str:
     if a.year == b.year:
         return f"{_dm(a)} – {_dm(b)} {b.year}"
     return f"{_dm(a)} {a.year} – {_dm(b)} {b.year}"
+
+
+PUB_TYPE_LABELS = {"guidance": "Guidance", "policy paper": "Policy paper", "consultation": "Consultation",
+                   "statistics": "Statistics", "research article": "Research", "news": "News"}
+
+
+def item_facts(entry: Entry) -> list[str]:
+    """What kind of publication it is and whose, when known (an organisation its source already names is left out)."""
+    item, facts = entry.item, []
+    if item.pub_type:
+        facts.append(PUB_TYPE_LABELS.get(item.pub_type, item.pub_type.capitalize()))
+    org = (item.organisation or "").strip()
+    if org and not any(org.casefold() in n.casefold() or n.casefold() in org.casefold() for n in entry.source_names):
+        facts.append(org)
+    return facts
+
+
+def closes_label(closes: date | None, today: datetime) -> str:
+    """'closes 14 March' (with the year when it is not this bulletin's year)."""
+    if closes is None:
+        return ""
+    label = f"closes {closes.day} {_MONTH_NAMES[closes.month - 1]}"
+    return label if closes.year == today.year else f"{label} {closes.year}"
+
+
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                "October", "November", "December")
 
 
 def plural(n: int, word: str) -> str:
@@ -250,6 +279,8 @@ class Composer:
             "owner_name": owner_name or owner_address,
             "owner_address": owner_address if "@" in owner_address else "",
             "day": lambda when: day_label(when, p.timezone),
+            "facts": item_facts,                                              # type, organisation (issue 3)
+            "closes": lambda when: closes_label(when, bulletin.period_end),   # "closes 14 March"
         }
         subject = subject_for(bulletin)
         context["subject"] = subject

@@ -83,14 +83,13 @@ def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool) -> N
 @_friendly
 def run(obj: _Obj, force: bool, profile_id: str | None, source_id: str | None) -> None:
     """Gather due sources, match new items and send the bulletins that are due."""
-    from . import pipeline
+    from . import service
 
-    ctx = pipeline.open_context(obj.settings)
-    try:
-        report = pipeline.run(ctx, force=force, profile=profile_id, source=source_id)
-    finally:
-        ctx.close()
+    run_id, report = service.run_from_cli(obj.settings, force=force, profile=profile_id, source=source_id)
     _print_run(report, obj.settings)
+    if report.stopped:
+        raise click.ClickException(f"run {run_id} stopped early (SIGTERM); what was sent is recorded and the "
+                                   "next run sends the rest")
     if report.profile_errors:
         for problem in report.profile_errors:
             click.echo(f"  ! profile skipped: {problem}", err=True)
@@ -262,7 +261,7 @@ def sources_import_opml(obj: _Obj, opml_file: Path) -> None:
     """Add every feed in an OPML file (as exported by feed readers) to sources.yaml."""
     from .sources import import_opml
 
-    added, messages = import_opml(opml_file, obj.settings.sources)
+    added, messages = import_opml(opml_file, obj.settings.sources, fetch_allow=obj.settings.fetch_allow)
     for message in messages:
         click.echo(f"  {message}")
     click.echo(f"Added {len(added)} source{'s' * (len(added) != 1)} to {obj.settings.sources}.")
@@ -313,8 +312,10 @@ def profiles_check(obj: _Obj, paths: tuple[Path, ...]) -> None:
 @click.argument("profile_path", metavar="PROFILE")
 @click.argument("items_path", metavar="ITEMS.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--feedback", "feedback_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled items (same format, other items) to use as feedback: shows what it changes.")
 @_friendly
-def evaluate(profile_path: str, items_path: Path, as_json: bool) -> None:
+def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: Path | None) -> None:
     """Score a labelled file against a profile and compare with a keyword baseline.
 
     PROFILE is a profile YAML file (or the id of one in ./profiles). Needs no
@@ -329,7 +330,8 @@ def evaluate(profile_path: str, items_path: Path, as_json: bool) -> None:
     if not path.exists():
         raise ProfileError(profile_path, None, "no such profile file")
     profile = load_profile(path)
-    result = evaluation.evaluate(profile, evaluation.load_labelled(items_path))
+    feedback = evaluation.load_labelled(feedback_path) if feedback_path else None
+    result = evaluation.evaluate(profile, evaluation.load_labelled(items_path), feedback=feedback)
     if as_json:
         click.echo(json.dumps(result, indent=None))
     else:
@@ -350,11 +352,232 @@ def demo(keep_db: bool) -> None:
 
 # ------------------------------------------------------------------ spiders and full text (issue 3)
 
+@main.command()
+@click.argument("source_ids", nargs=-1, metavar="[SOURCE_ID...]")
+@click.option("--now", "force", is_flag=True, help="Crawl every spider source, not only those due.")
+@click.pass_obj
+@_friendly
+def crawl(obj: _Obj, source_ids: tuple[str, ...], force: bool) -> None:
+    """Run the spiders for sites without feeds (the named sources now, or those due), then read thin items' full text."""
+    from . import pipeline
+    from .crawl import crawl_due
+    from .enrich import enrich_new_items
+
+    ctx = pipeline.open_context(obj.settings)
+    try:
+        spiders = {s.id for s in ctx.sources if s.kind == "spider"}
+        for sid in source_ids:
+            if sid not in spiders:
+                known = ", ".join(sorted(spiders)) or "none"
+                raise UnknownName(f"'{sid}' is not a spider source in {obj.settings.sources} (spider sources: {known})")
+        report = crawl_due(ctx, force=force or bool(source_ids), only=list(source_ids) or None)
+        enriched = enrich_new_items(ctx.store, ctx.settings)
+        states = {s.id: s for s in ctx.store.source_states(spiders)}
+    finally:
+        ctx.close()
+    click.echo(f"{report.sources} spider sources: {report.new_items} new items, {report.failed} failed; "
+               f"full text read for {enriched.fetched} items.")
+    for sid in sorted(states):
+        state = states[sid]
+        if sid in report.errors:
+            click.echo(f"  ! {sid}: {report.errors[sid]}")
+        elif state.last_warning and (not source_ids or sid in source_ids):
+            click.echo(f"  ~ {sid}: {state.last_warning}")
+
 # ------------------------------------------------------------------ matching: preview, diff (issue 4)
+
+def _profile_arg(obj: _Obj, given: str) -> Any:
+    """A profile from a YAML path, or the id of one in the profiles folder (saved or not)."""
+    from .profiles import load_profile
+
+    path = Path(given)
+    if not path.exists():
+        path = obj.settings.profiles / f"{given}.yaml"
+    if not path.exists():
+        raise ProfileError(given, None, f"no such profile file (nor {path})")
+    return load_profile(path)
+
+
+@profiles.command("preview")
+@click.argument("profile_ref", metavar="PROFILE")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366),
+              help="Look at the items gathered in this many days.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@_friendly
+def profiles_preview(obj: _Obj, profile_ref: str, days: int, as_json: bool) -> None:
+    """Per topic: what would be sent, the near-misses just under the threshold, and why."""
+    from . import pipeline
+    from .preview import format_preview, preview_profile
+
+    profile = _profile_arg(obj, profile_ref)
+    ctx = pipeline.open_context(obj.settings)
+    try:
+        result = preview_profile(ctx, profile, days=days)
+    finally:
+        ctx.close()
+    click.echo(json.dumps(result.to_dict()) if as_json else format_preview(result))
+
+
+@profiles.command("diff")
+@click.argument("old_ref", metavar="OLD.yaml")
+@click.argument("new_ref", metavar="NEW.yaml")
+@click.option("--days", default=28, show_default=True, type=click.IntRange(1, 366),
+              help="Compare on the items gathered in this many days.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@_friendly
+def profiles_diff(obj: _Obj, old_ref: str, new_ref: str, days: int, as_json: bool) -> None:
+    """List the items an edit to a profile would add and drop."""
+    from . import pipeline
+    from .preview import diff_profiles, format_diff
+
+    old, new = _profile_arg(obj, old_ref), _profile_arg(obj, new_ref)
+    ctx = pipeline.open_context(obj.settings)
+    try:
+        result = diff_profiles(ctx, old, new, days=days)
+    finally:
+        ctx.close()
+    click.echo(json.dumps(result.to_dict()) if as_json else format_diff(result))
+
 
 # ------------------------------------------------------------------ service: serve, reload, runs, db (issue 5)
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address for the web app.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for the web app.")
+@click.pass_obj
+@_friendly
+def serve(obj: _Obj, host: str, port: int) -> None:
+    """Run the service: the scheduler (sources polled, bulletins on schedule) plus the web app when present."""
+    from . import service
+
+    service.serve(obj.settings, host=host, port=port)
+
+
+@main.command()
+@click.pass_obj
+@_friendly
+def reload(obj: _Obj) -> None:
+    """Ask the running `awareness serve` to re-read sources.yaml and profiles/ now."""
+    from .scheduler import request_reload
+    from .store import Store
+
+    store = Store(obj.settings.database_url)
+    try:
+        request_reload(store)
+    finally:
+        store.close()
+    click.echo(f"Asked the scheduler to reload; it does within {obj.settings.watch_interval} s "
+               "(problems are logged and shown by `awareness runs`).")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--last", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
+@click.pass_context
+@_friendly
+def runs(click_ctx: click.Context, last: int, as_json: bool) -> None:
+    """The run history: every scheduled and ad hoc run, newest first."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from . import runlog
+    from .store import Store
+
+    store = Store(click_ctx.obj.settings.database_url)
+    try:
+        records = runlog.list_runs(store, last)
+    finally:
+        store.close()
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record.as_json(), ensure_ascii=False))
+    else:
+        click.echo(runlog.format_table(records))
+
+
+@runs.command("show")
+@click.argument("run_id", type=int, metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+@click.pass_obj
+@_friendly
+def runs_show(obj: _Obj, run_id: int, as_json: bool) -> None:
+    """Everything recorded about one run."""
+    from . import runlog
+    from .store import Store
+
+    store = Store(obj.settings.database_url)
+    try:
+        record = runlog.get_run(store, run_id)
+    finally:
+        store.close()
+    if record is None:
+        raise UnknownName(f"no run {run_id} (see `awareness runs`)")
+    click.echo(json.dumps(record.as_json(), ensure_ascii=False) if as_json else runlog.format_details(record))
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@_friendly
+def db_upgrade(obj: _Obj) -> None:
+    """Bring the database schema up to date (back it up first)."""
+    from .migrations import upgrade
+    from .store import Store
+
+    store = Store(obj.settings.database_url, check_schema=False)
+    try:
+        before, after = upgrade(store.engine)
+    finally:
+        store.close()
+    if before == after:
+        click.echo(f"The database is up to date (schema revision {after}).")
+    else:
+        click.echo(f"Upgraded the database from schema revision {before or 'none (new database)'} to {after}.")
+
+
 # ------------------------------------------------------------------ web app: web, users (issue 6)
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.pass_obj
+@_friendly
+def web(obj: _Obj, host: str, port: int) -> None:
+    """Serve the web app alone (subscribe, archive, feedback, librarian and admin pages)."""
+    import uvicorn
+
+    from .web import create_app
+
+    uvicorn.run(create_app(obj.settings), host=host, port=port, proxy_headers=True, log_level="info")
+
+
+@main.group()
+def users() -> None:
+    """Librarian and admin accounts for the web app."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["librarian", "admin"]), required=True, help="What the account may do.")
+@click.password_option(envvar="AWARENESS_USER_PASSWORD", help="The password (asked for when not given).")
+@click.pass_obj
+@_friendly
+def users_add(obj: _Obj, email: str, role: str, password: str) -> None:
+    """Make an account; the password is stored only as an argon2id hash."""
+    from .store import Store
+    from .users import add_user
+
+    store = Store(obj.settings.database_url)
+    try:
+        user = add_user(store, email, role, password)
+    finally:
+        store.close()
+    click.echo(f"added {user.role} {user.email}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,6 +46,12 @@ class Settings:
     fetch_timeout: float = 30.0          # overall deadline per request, seconds
     fetch_max_bytes: int = 10_000_000    # decoded body cap per response
     contact_url: str = "https://github.com/awareness-lks/awareness"
+    smtp_retry_for: float = 120.0        # seconds a run keeps retrying a mail server that is down or says "later"
+    # The service (issue 5): logging, the scheduler's catch-up window, the default time zone.
+    log_format: str = "keyvalue"          # keyvalue or json: one line per source fetch and per message sent
+    misfire_grace_time: int = 21600       # seconds: a run missed while the service was down still runs this late
+    timezone: str = "Europe/London"       # for profiles that name none, and the weekly source-health summary
+    watch_interval: int = 5               # seconds between checks of sources.yaml and profiles/ for edits
     smtp_password: str = field(default="", repr=False)
     home: Path = field(default=Path("."), repr=False)   # the config file's folder; var/ lives here
 
@@ -170,6 +176,9 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError("base_url", f"'{s.base_url}' is not an http(s) URL")
     if "@" not in s.sender:
         raise ConfigError("sender", f"'{s.sender}' has no email address")
+    from .logs import check_service_settings   # issue 5's keys: log_format, timezone
+
+    check_service_settings(s)
     return s
 
 

@@ -6,23 +6,30 @@ RFC 8058, Auto-Submitted).  A ``Transport`` sends it: ``SmtpTransport`` over
 one reused connection, ``OutboxTransport`` into ``.eml`` files for demos and
 for trying templates.  A failed send raises ``DeliveryError`` and changes
 nothing: marking items as sent is the caller's job, after ``send`` returns.
+The error says what became of the message (``fate``): not sent (safe to send
+again; ``send_with_retry`` does so with growing pauses while it is temporary),
+refused for good (a 5xx), or unknown (the line dropped after the data went
+out): the only case in which a reader may get a message twice.
 """
 
 from __future__ import annotations
 
+import email.generator
 import email.policy
+import io
 import logging
 import os
 import re
 import secrets
 import smtplib
 import ssl
+import time
 from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 from urllib.parse import unquote, urlsplit
 
 from .bulletin import Rendered
@@ -40,8 +47,12 @@ _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 # ------------------------------------------------------------------ the message
 
 def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile, list_domain: str,
-                  unsubscribe_url: str, unsubscribe_mailto: str, message_id_domain: str) -> EmailMessage:
-    """One bulletin email: text first, then HTML, so clients prefer the HTML."""
+                  unsubscribe_url: str | None, unsubscribe_mailto: str, message_id_domain: str) -> EmailMessage:
+    """One bulletin email: text first, then HTML, so clients prefer the HTML.
+
+    Without ``unsubscribe_url`` (a subscription's confirmation email: the reader
+    is not on the list yet) the list headers are left out.
+    """
     msg = EmailMessage(policy=email.policy.default)
     msg["From"] = sender
     msg["To"] = to
@@ -52,12 +63,13 @@ def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile,
     if "@" in owner_address:
         # Replies reach the librarian who tunes the profile, not an unread sender mailbox.
         msg["Reply-To"] = str(Address(display_name=owner_name, addr_spec=owner_address))
-    msg["List-Id"] = f"{_phrase(profile.name)} <{profile.id}.{list_domain}>"
-    mailto = unsubscribe_mailto if unsubscribe_mailto.startswith("mailto:") else f"mailto:{unsubscribe_mailto}"
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, <{mailto}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if unsubscribe_url is not None:
+        msg["List-Id"] = f"{_phrase(profile.name)} <{profile.id}.{list_domain}>"
+        mailto = unsubscribe_mailto if unsubscribe_mailto.startswith("mailto:") else f"mailto:{unsubscribe_mailto}"
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, <{mailto}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg["Precedence"] = "bulk"
     msg["Auto-Submitted"] = "auto-generated"
-    msg["Precedence"] = "bulk"
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
     return msg
@@ -125,7 +137,7 @@ class OutboxTransport:
             raise DeliveryError(f"could not write to the outbox {self.outbox}: {e.strerror or e} "
                                 f"— {_RETRY_HINT}") from e
         self.written.append(eml)
-        logger.info("wrote %s for %s", eml, message["To"])
+        logger.info("wrote %s", eml)   # no addresses in logs (issue 5)
 
     def _free_stem(self, profile_id: str) -> str:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -206,13 +218,13 @@ class SmtpTransport:
                 raise
         except smtplib.SMTPAuthenticationError as e:
             raise DeliveryError(f"the mail server {self.where} refused the login for '{self.user}': "
-                                f"{_reply(e)}; check AWARENESS_SMTP_PASSWORD — {_RETRY_HINT}") from e
+                                f"{_reply(e)}; check AWARENESS_SMTP_PASSWORD — {_RETRY_HINT}", unreachable=True) from e
         except smtplib.SMTPNotSupportedError as e:
             raise DeliveryError(f"the mail server {self.where} does not support {e}; check the "
                                 f"scheme of smtp_url — {_RETRY_HINT}") from e
         except (smtplib.SMTPException, OSError) as e:
             raise DeliveryError(f"could not connect to the mail server {self.where}: {_reason(e)} "
-                                f"— {_RETRY_HINT}", unreachable=True) from e
+                                f"— {_RETRY_HINT}", unreachable=True, temporary=True) from e
         logger.info("connected to mail server %s", self.where)
         return smtp
 
@@ -224,43 +236,83 @@ class SmtpTransport:
             self._smtp = self._connect()
         try:
             self._send_once(self._smtp, message)
-        except (smtplib.SMTPServerDisconnected, ConnectionError) as e:
+        except _DroppedBeforeData as e:
             self._drop()
             if not reused:
-                raise DeliveryError(f"the mail server {self.where} closed the connection: {_reason(e)} "
-                                    f"— {_RETRY_HINT}") from e
+                raise DeliveryError(f"the mail server {self.where} closed the connection: {_reason(e.cause)} "
+                                    f"— {_RETRY_HINT}", temporary=True) from e.cause
             # An idle connection the server has since closed: reopen once and try again.
+            # Safe, because the message data had not gone out.
             logger.info("mail server %s dropped the connection; reconnecting", self.where)
             self._smtp = self._connect()
             try:
                 self._send_once(self._smtp, message)
-            except (smtplib.SMTPServerDisconnected, ConnectionError) as e2:
+            except _DroppedBeforeData as e2:
                 self._drop()
                 raise DeliveryError(f"the mail server {self.where} closed the connection twice: "
-                                    f"{_reason(e2)} — {_RETRY_HINT}") from e2
-        logger.info("sent %s to %s via %s", message["Message-ID"], message["To"], self.where)
+                                    f"{_reason(e2.cause)} — {_RETRY_HINT}", temporary=True) from e2.cause
+        logger.debug("sent %s via %s", message["Message-ID"], self.where)   # no addresses in logs (issue 5)
 
     def _send_once(self, smtp: smtplib.SMTP, message: EmailMessage) -> None:
+        """One SMTP transaction, step by step, so that a failure is known to be before or after the data.
+
+        Before the data went out nothing can have arrived and the message may be
+        sent again; once it has gone out, a dropped connection leaves its fate
+        unknown (``fate="unknown"``), and it is never resent within the run.
+        """
+        sender = parseaddr(str(message["From"]))[1]
+        recipient = parseaddr(str(message["To"]))[1]
+        international = not (sender + recipient).isascii()
         try:
-            refused = smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as e:
-            raise DeliveryError(f"the mail server {self.where} refused the recipient "
-                                f"{_recipients(e.recipients)} — {_RETRY_HINT}") from e
-        except smtplib.SMTPSenderRefused as e:
-            raise DeliveryError(f"the mail server {self.where} refused the sender {e.sender!s}: "
-                                f"{_reply(e)}; check the 'sender' setting — {_RETRY_HINT}") from e
-        except smtplib.SMTPResponseException as e:
-            raise DeliveryError(f"the mail server {self.where} would not take the message for "
-                                f"{message['To']}: {_reply(e)} — {_RETRY_HINT}") from e
-        except (smtplib.SMTPServerDisconnected, ConnectionError):
-            raise
-        except (smtplib.SMTPException, OSError) as e:
+            smtp.ehlo_or_helo_if_needed()
+            options = []
+            if international:
+                if not smtp.has_extn("smtputf8"):
+                    raise DeliveryError(f"the mail server {self.where} cannot take the address {recipient} "
+                                        "(it does not support SMTPUTF8); the address was marked as refused",
+                                        fate="refused")
+                options = ["SMTPUTF8", "BODY=8BITMIME"]
+            code, reply = smtp.mail(sender, options)
+            if code != 250:
+                self._reset(smtp)
+                raise DeliveryError(f"the mail server {self.where} refused the sender {sender}: {code} "
+                                    f"{_text(reply)}; check the 'sender' setting — {_RETRY_HINT}",
+                                    unreachable=True, temporary=400 <= code < 500)
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset(smtp)
+                raise self._refusal(f"the recipient {recipient}", code, reply)
+            code, reply = smtp.docmd("data")
+            if code != 354:
+                self._reset(smtp)
+                raise self._refusal(f"the message for {recipient}", code, reply)
+        except (smtplib.SMTPServerDisconnected, OSError) as e:
+            raise _DroppedBeforeData(e) from e
+        payload = _payload(message, international)
+        try:
+            smtp.send(payload)
+            code, reply = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as e:
             self._drop()
-            raise DeliveryError(f"sending to the mail server {self.where} failed: {_reason(e)} "
-                                f"— {_RETRY_HINT}") from e
-        if refused:  # only some recipients refused; we send one recipient per message
-            raise DeliveryError(f"the mail server {self.where} refused the recipient "
-                                f"{_recipients(refused)} — {_RETRY_HINT}")
+            raise DeliveryError(f"the connection to the mail server {self.where} was lost after the message for "
+                                f"{recipient} had been sent ({_reason(e)}); it may or may not have arrived. "
+                                "Nothing was marked sent, so the next run sends it again and the reader may get "
+                                "it twice", fate="unknown") from e
+        if code != 250:
+            raise self._refusal(f"the message for {recipient}", code, reply)
+
+    def _refusal(self, what: str, code: int, reply: bytes | str) -> DeliveryError:
+        if 400 <= code < 500:
+            return DeliveryError(f"the mail server {self.where} turned away {what} for now: {code} {_text(reply)} "
+                                 f"— {_RETRY_HINT}", temporary=True, unreachable=code == 421)
+        return DeliveryError(f"the mail server {self.where} refused {what}: {code} {_text(reply)}; this is "
+                             "permanent, so it is marked as refused and not sent again", fate="refused")
+
+    def _reset(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
 
     def _drop(self) -> None:
         if self._smtp is not None:
@@ -297,12 +349,51 @@ def _reason(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
-def _recipients(refused: dict[str, tuple[int, bytes]]) -> str:
-    parts = []
-    for address, (code, text) in refused.items():
-        reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        parts.append(f"{address} ({code} {reply})")
-    return ", ".join(parts)
+class _DroppedBeforeData(Exception):
+    """The connection failed before any message data was sent: nothing can have arrived."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _payload(message: EmailMessage, international: bool) -> bytes:
+    """The DATA payload as smtplib's send_message would make it: CRLF lines, dots doubled, ending CRLF.CRLF."""
+    buffer = io.BytesIO()
+    policy = message.policy.clone(utf8=True) if international else message.policy  # type: ignore[call-arg]
+    email.generator.BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
+    data = re.sub(rb"(?m)^\.", b"..", buffer.getvalue())
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+def send_with_retry(transport: Transport, message: EmailMessage, *, retry_for: float,
+                    wait: Callable[[float], bool | None] = time.sleep, first_delay: float = 0.5) -> None:
+    """transport.send, retrying temporary failures with a growing pause until ``retry_for`` seconds have passed.
+
+    Only a message that certainly did not arrive is retried (a refused connection,
+    a 4xx reply, a connection dropped before the data); a refusal or an unknown
+    fate is raised at once.  ``wait`` pauses; when it returns True (a stop
+    event was set, e.g. ``threading.Event.wait``) the retrying ends early.
+    """
+    deadline = time.monotonic() + retry_for
+    delay = first_delay
+    while True:
+        try:
+            transport.send(message)
+            return
+        except DeliveryError as e:
+            if not (e.temporary and e.fate == "not sent") or time.monotonic() + delay > deadline:
+                raise
+            logger.warning("%s; retrying in %g s", e, delay)
+            if wait(delay):
+                raise
+            delay = min(delay * 2, 60.0)
 
 
 def open_transport(settings: Settings) -> Transport:

@@ -70,11 +70,19 @@ class DeliveryError(AwarenessError):
     """A message could not be handed to the mail server; nothing was marked sent.
 
     ``unreachable`` means the server itself could not be reached, so every
-    other message in this run would fail the same way.
+    other message in this run would fail the same way.  ``fate`` says what
+    became of the message: "not sent" (safe to send again), "refused" (a
+    permanent 5xx: sending again would fail the same way) or "unknown" (the
+    connection dropped after the message data went out: it may have arrived).
+    ``temporary`` marks failures worth retrying within the same run (4xx
+    replies, a server that is down or dropped the connection early).
     """
 
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+    def __init__(self, message: str, *, unreachable: bool = False, fate: str = "not sent",
+                 temporary: bool = False) -> None:
         self.unreachable = unreachable
+        self.fate = fate
+        self.temporary = temporary
         super().__init__(message)
 
 

@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .classify import Matcher, keyword_baseline
+from .classify import Example, Matcher, keyword_baseline
 from .errors import _FileLineError
 from .models import Profile
 
@@ -114,21 +114,54 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def evaluate(profile: Profile, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Precision, recall and F1 of the matcher and of the keyword baseline on labelled records."""
+def feedback_examples(profile: Profile, records: list[dict[str, Any]]) -> dict[tuple[str, str], list[Example]]:
+    """Labelled records as a librarian's judgements: include for their topics, exclude for the
+    topics the matcher sends them to wrongly (what "not relevant" clicks would say)."""
+    texts = [(r["title"], r.get("summary", "")) for r in records]
+    matcher = Matcher([profile], corpus=[f"{t}. {s}" for t, s in texts])
+    decided = matcher.predict_texts(texts)
+    out: dict[tuple[str, str], list[Example]] = {}
+    unknown: set[str] = set()
+    for row, record, (title, summary) in zip(decided, records, texts):
+        own = _own_labels(profile, list(record.get("labels", [])), unknown)
+        sent = {matcher.topic_keys[j][1] for j in row.nonzero()[0]}
+        for topic_id in own | sent:
+            out.setdefault((profile.id, topic_id), []).append((title, summary, topic_id in own))
+    return out
+
+
+def evaluate(profile: Profile, records: list[dict[str, Any]],
+             feedback: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Precision, recall and F1 of the matcher and of the keyword baseline on labelled records.
+
+    ``feedback`` (labelled records of their own, never the ones scored) are taken as
+    judgements; the result then also says how each topic changed (words gained and lost)
+    and what the matcher scored without them (``without_feedback``).
+    """
     unknown: set[str] = set()
     truth = [_own_labels(profile, list(r.get("labels", [])), unknown) for r in records]
     if unknown:
         logger.warning("profile %s has no topics %s; those labels were ignored",
                        profile.id, ", ".join(sorted(unknown)))
     texts = [(r["title"], r.get("summary", "")) for r in records]
-    matcher = Matcher([profile], corpus=[f"{title}. {summary}" for title, summary in texts])
+    labelled = feedback_examples(profile, feedback) if feedback else None
+    matcher = Matcher([profile], corpus=[f"{title}. {summary}" for title, summary in texts],
+                      labelled=labelled)
     topic_ids = [topic_id for _, topic_id in matcher.topic_keys]
     decided = matcher.predict_texts(texts)
     predicted = [{topic_ids[j] for j in row.nonzero()[0]} for row in decided]
     baseline = [keyword_baseline(profile, title, summary) for title, summary in texts]
     result = _metrics(topic_ids, truth, predicted)
     result["baseline"] = _metrics(topic_ids, truth, baseline)
+    if labelled:
+        plain = evaluate(profile, records)
+        result["without_feedback"] = {k: plain[k] for k in ("micro_f1", "macro_f1", "per_topic")}
+        result["feedback"] = {
+            topic_id: {**matcher.topic_change(profile.id, topic_id),
+                       "useful": sum(r for _, _, r in labelled.get((profile.id, topic_id), [])),
+                       "not_relevant": sum(not r for _, _, r in labelled.get((profile.id, topic_id), [])),
+                       "learned_model": (profile.id, topic_id) in matcher.learned_topics}
+            for topic_id in topic_ids}
     return result
 
 
@@ -152,4 +185,16 @@ def format_report(result: dict[str, Any]) -> str:
                f"F1 {result['micro_f1']:.2f}   (keyword baseline F1 {b['micro_f1']:.2f})")
     out.append(f"macro  F1 {result['macro_f1']:.2f}   (keyword baseline F1 {b['macro_f1']:.2f})")
     out.append(f"{result['items']} labelled items")
+    if "feedback" in result:
+        plain = result["without_feedback"]
+        out.append("")
+        out.append(f"with feedback: micro F1 {result['micro_f1']:.2f} (without {plain['micro_f1']:.2f}), "
+                   f"macro F1 {result['macro_f1']:.2f} (without {plain['macro_f1']:.2f})")
+        for topic, change in result["feedback"].items():
+            if not (change["useful"] or change["not_relevant"]):
+                continue
+            model = ", now scored by its own model" if change["learned_model"] else ""
+            out.append(f"  {topic}: {change['useful']} useful, {change['not_relevant']} not relevant{model}")
+            out.append(f"    gained: {', '.join(change['gained']) or '-'}")
+            out.append(f"    lost:   {', '.join(change['lost']) or '-'}")
     return "\n".join(out)

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from . import netguard
@@ -36,6 +37,8 @@ MAX_REDIRECTS = 5
 CONNECT_TIMEOUT = 10.0
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 PERMANENT_STATUSES = {301, 308}
+# A server may ask us to wait, but not for ever: a longer Retry-After would quietly switch the source off.
+MAX_RETRY_AFTER = 86400.0
 
 OnResult = Callable[["FetchRequest", "FetchResult | FetchError"], None]
 
@@ -73,14 +76,15 @@ async def fetch_many(requests: list[FetchRequest], settings: Settings,
     per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(settings.fetch_per_host))
 
     # trust_env=False: an HTTP(S)_PROXY variable must not route around the address guard.
-    async with httpx.AsyncClient(trust_env=False, follow_redirects=False, limits=limits,
+    pins: Pins = {}
+    async with httpx.AsyncClient(trust_env=False, follow_redirects=False, transport=_pinned_transport(limits, pins),
                                  timeout=timeout, headers=headers) as client:
         async def one(request: FetchRequest) -> FetchResult | FetchError:
             host = (urlsplit(request.url).hostname or "").lower()
             try:
                 # Host slot first, so a request waiting on a busy host holds no global slot.
                 async with per_host[host], everyone:
-                    result: FetchResult | FetchError = await _fetch_one(client, request, settings)
+                    result: FetchResult | FetchError = await _fetch_one(client, request, settings, pins)
             except FetchError as e:
                 result = e
             except Exception as e:  # a bug here must not sink the other sources
@@ -98,11 +102,12 @@ async def fetch_many(requests: list[FetchRequest], settings: Settings,
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
 
-async def _fetch_one(client: httpx.AsyncClient, request: FetchRequest, settings: Settings) -> FetchResult:
+async def _fetch_one(client: httpx.AsyncClient, request: FetchRequest, settings: Settings,
+                     pins: Pins) -> FetchResult:
     started = time.monotonic()
     try:
         async with asyncio.timeout(settings.fetch_timeout):
-            result = await _follow(client, request, settings)
+            result = await _follow(client, request, settings, pins)
     except TimeoutError:
         raise _error(request, f"no complete answer within {settings.fetch_timeout:g} s (the overall "
                               "deadline); the server is slow or stalled, try again later") from None
@@ -112,7 +117,8 @@ async def _fetch_one(client: httpx.AsyncClient, request: FetchRequest, settings:
     return result
 
 
-async def _follow(client: httpx.AsyncClient, request: FetchRequest, settings: Settings) -> FetchResult:
+async def _follow(client: httpx.AsyncClient, request: FetchRequest, settings: Settings,
+                  pins: Pins) -> FetchResult:
     """The redirect chain, one guarded hop at a time."""
     conditional: dict[str, str] = {}
     if request.etag:
@@ -123,9 +129,7 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, settings: Se
     chain = [url]
     permanent = True
     while True:
-        await _guard(request, url, settings)
-        # TODO(netguard pinning): connect to the address check_url resolved, so DNS cannot
-        # answer differently between the check and the connection (DNS rebinding).
+        await _guard(request, url, settings, pins)  # the connection goes to the addresses checked here
         try:
             async with client.stream("GET", url, headers=conditional) as response:
                 status = response.status_code
@@ -150,14 +154,72 @@ async def _follow(client: httpx.AsyncClient, request: FetchRequest, settings: Se
                                   "the server may be down, try again later") from e
 
 
-async def _guard(request: FetchRequest, url: str, settings: Settings) -> None:
+async def _guard(request: FetchRequest, url: str, settings: Settings, pins: Pins) -> None:
     try:
-        await asyncio.to_thread(netguard.check_url, url, allow_networks=settings.allowed_networks(),
-                                allow_hosts=settings.allowed_hosts())
+        addresses = await asyncio.to_thread(netguard.check_url, url, allow_networks=settings.allowed_networks(),
+                                            allow_hosts=settings.allowed_hosts())
+        host = httpx.URL(url).raw_host.decode("ascii").lower()
     except netguard.BlockedAddress as e:
         raise _error(request, f"refused: {e}") from None
     except netguard.HostNotFound as e:
         raise _error(request, str(e)) from None
+    except (httpx.InvalidURL, UnicodeError) as e:
+        raise _error(request, f"'{url}' is not a valid URL ({e})") from None
+    pins[host] = addresses
+
+
+# ------------------------------------------------------------------ pinned connections
+
+Pins = dict[str, list[str]]   # host as httpx sends it -> the addresses netguard resolved and allowed
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses the guard has checked, never resolving a name again.
+
+    Without this, httpx would ask DNS a second time when it connects, and a
+    hostile DNS server could answer "public" to the check and "127.0.0.1" to
+    the connection (DNS rebinding).  httpcore still sends the host name in the
+    Host header and as the TLS server name, and verifies the certificate
+    against it, because only the socket's address is swapped.
+    """
+
+    def __init__(self, pins: Pins) -> None:
+        self._pins = pins
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        addresses = self._pins.get(host.lower())
+        if not addresses:  # fail closed: nothing unchecked is ever connected to
+            raise httpcore.ConnectError(f"{host} was not checked by the address guard")
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                failure = e
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _pinned_transport(limits: httpx.Limits, pins: Pins) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    pool = transport._pool
+    # httpx has no public switch for the network backend; the version is pinned (<0.29) and
+    # tests/reliability/test_ssrf.py fails loudly should this attribute ever move.
+    if not (isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend")):
+        raise RuntimeError("this httpx cannot pin addresses; install the httpx version pyproject.toml names")
+    pool._network_backend = _PinnedBackend(pins)
+    return transport
 
 
 def _result(request: FetchRequest, response: httpx.Response, body: bytes | None,
@@ -271,19 +333,19 @@ def _http_error(request: FetchRequest, response: httpx.Response) -> FetchError:
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: it is either a number of seconds or an HTTP date."""
+    """Retry-After as seconds from now (at most a day): a number of seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds()), MAX_RETRY_AFTER)
 
 
 def _timeout_text(e: httpx.TimeoutException, settings: Settings) -> str:

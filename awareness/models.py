@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+SPIDER_SETTINGS = ("spider", "item", "title", "link", "date", "summary", "next", "max_pages")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -43,6 +44,16 @@ class Source(BaseModel):
     url: str
     tags: tuple[str, ...] = ()
     every: timedelta = timedelta(hours=1)
+    # kind: spider (issue 3): which spider, and for `listing` the selectors that find each entry.
+    # A selector is CSS (with ::text / ::attr(name)) or, prefixed "xpath:", an XPath expression.
+    spider: str = ""
+    item: str = ""
+    title: str = ""
+    link: str = ""
+    date: str = ""
+    summary: str = ""
+    next: str = ""
+    max_pages: int = Field(default=3, ge=1, le=100)
 
     @field_validator("every", mode="before")
     @classmethod
@@ -85,6 +96,17 @@ class Topic(BaseModel):
         return self
 
 
+class Place(BaseModel):
+    """A team's footprint: items naming it are marked local and come first (issue 4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = ""                                            # the integrated care system
+    places: list[str] = Field(default_factory=list)             # towns, cities, boroughs
+    neighbourhoods: list[str] = Field(default_factory=list)
+    bodies: list[str] = Field(default_factory=list)             # its ICB, trusts, councils
+
+
 class Profile(BaseModel):
     """A team's priorities, written and tuned by a librarian (one YAML file)."""
 
@@ -100,6 +122,9 @@ class Profile(BaseModel):
     sources: list[str] | None = None
     subscribers: list[str] = Field(default_factory=list)
     topics: list[Topic] = Field(min_length=1)
+    place: Place | None = None
+    # Groups of words that mean the same here, added to the built-in vocabulary (issue 4).
+    vocabulary: list[list[str]] = Field(default_factory=list)
     path: str = Field(default="", exclude=True)
 
     @field_validator("timezone")
@@ -164,6 +189,9 @@ class StoredItem:
     authors: list[str]
     tags: list[str]
     sources: list[str]         # source ids, first one first
+    pub_type: str | None = None       # guidance, consultation, statistics... (issue 3)
+    organisation: str | None = None   # the publisher, when it can be told
+    closes: date | None = None        # a consultation's closing date
 
     @property
     def text(self) -> str:
@@ -179,6 +207,7 @@ class Match:
     topic_id: str
     score: float
     terms: tuple[str, ...]
+    local: bool = False        # the item names a place or body of the profile's footprint (issue 4)
 
 
 @dataclass

@@ -117,14 +117,20 @@ def resolve(host: str, port: int) -> list[str]:
     return list(seen)
 
 
-def check_url(url: str, *, allow_networks: Iterable[IPNetwork] = (),
-              allow_hosts: Iterable[str] = ()) -> list[str]:
-    """Resolve url's host and return its addresses, or raise BlockedAddress.
+def split_allow(entries: Iterable[str]) -> tuple[list[IPNetwork], set[str]]:
+    """A ``fetch_allow`` list as (address ranges, host names)."""
+    networks: list[IPNetwork] = []
+    hosts: set[str] = set()
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            hosts.add(entry.lower().rstrip("."))
+    return networks, hosts
 
-    Allowed: http(s) URLs whose every address is publicly routable; any host
-    named in allow_hosts; and non-public addresses that fall inside
-    allow_networks.  Raises HostNotFound when the name does not resolve.
-    """
+
+def _split(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL, or BlockedAddress saying why not."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -137,7 +143,62 @@ def check_url(url: str, *, allow_networks: Iterable[IPNetwork] = (),
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise BlockedAddress(f"'{url}' has no host name")
-    addresses = resolve(host, port or (443 if scheme == "https" else 80))
+    return scheme, host, port or (443 if scheme == "https" else 80)
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host written as a number stands for, in any form a resolver accepts.
+
+    ``2130706433``, ``0x7f000001``, ``0177.0.0.1`` and ``127.1`` are all
+    127.0.0.1 to the C library, so they are read the way it reads them.
+    """
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    if not host or not all(c.isalnum() or c == "." for c in host) or not host[0].isdigit():
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def check_literal(url: str, *, allow_networks: Iterable[IPNetwork] = (), allow_hosts: Iterable[str] = ()) -> None:
+    """Refuse, without asking DNS, what is plainly not a public feed: when a source is added.
+
+    Other schemes, loopback names and addresses written as numbers are judged
+    here; a host name is judged by ``check_url`` each time it is fetched,
+    since its DNS answer can change.
+    """
+    _scheme, host, _port = _split(url)
+    if host.lower() in {h.lower().rstrip(".") for h in allow_hosts}:
+        return
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        raise BlockedAddress(f"{host} is this machine (a loopback name); {_ADVICE}", host)
+    ip = literal_address(host)
+    if ip is None:
+        return
+    reason = why_blocked(ip)
+    if reason is not None and not _in_networks(ip, list(allow_networks)):
+        written_as_is = ":" in host or host.count(".") == 3 and host.replace(".", "").isdigit() \
+            and str(ip) == host
+        subject = host if written_as_is else f"{host} (that is {ip})"
+        raise BlockedAddress(f"{subject} is {reason}; {_ADVICE}", str(ip))
+
+
+def check_url(url: str, *, allow_networks: Iterable[IPNetwork] = (),
+              allow_hosts: Iterable[str] = ()) -> list[str]:
+    """Resolve url's host and return its addresses, or raise BlockedAddress.
+
+    Allowed: http(s) URLs whose every address is publicly routable; any host
+    named in allow_hosts; and non-public addresses that fall inside
+    allow_networks.  Raises HostNotFound when the name does not resolve.
+    The caller must connect to the addresses returned, never resolve again
+    (``fetch`` pins them), or DNS could answer differently the second time.
+    """
+    _scheme, host, port = _split(url)
+    addresses = resolve(host, port)
     if host.lower() in {h.lower().rstrip(".") for h in allow_hosts}:
         return addresses
     networks = list(allow_networks)

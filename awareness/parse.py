@@ -36,9 +36,10 @@ _HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!docty
                          re.IGNORECASE | re.DOTALL)
 # Entity declarations in a DOCTYPE: feeds have no use for ones that nest, point outside
 # the document or are large, and those are exactly the shapes of entity attacks.
-_ENTITY_DECL = re.compile(rb"<!ENTITY\s+%?\s*[\w.-]+\s+(SYSTEM|PUBLIC|\"[^\"]*\"|'[^']*')", re.IGNORECASE)
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+%?\s*([\w.-]+)\s+(SYSTEM|PUBLIC|\"[^\"]*\"|'[^']*')", re.IGNORECASE)
 _ENTITY_REF = re.compile(rb"&[\w.-]+;|%[\w.-]+;")
 MAX_ENTITY_VALUE = 1024
+MAX_ENTITY_EXPANSION = 1_000_000   # characters all references to declared entities may add up to
 _FEED_ROOT = re.compile(rb"<(?:[\w-]+:)?(?:rss|feed|RDF|channel)[\s>]", re.IGNORECASE)
 
 
@@ -123,24 +124,44 @@ def parse_feed(source_id: str, url: str, content: bytes, *, content_type: str = 
 
 
 def _hostile_entities(content: bytes) -> str | None:
-    """What is dangerous about the DOCTYPE's entity declarations, if anything.
+    """What is dangerous about the document's entity declarations, if anything.
 
     expat already refuses billion-laughs expansion, but feedparser then falls
     back to its loose parser and would keep "&lol9;" as a title; refusing the
-    document outright is clearer and costs a real feed nothing.
+    document outright is clearer and costs a real feed nothing.  The whole
+    document is scanned (a long comment can push the DOCTYPE past any fixed
+    window), in UTF-8 even when it came as UTF-16 or UTF-32, and the total an
+    entity would expand to is bounded as well as each entity's length.
     """
-    head = content[:65536]
-    if b"<!ENTITY" not in head.upper():
+    text = _as_utf8(content)
+    if b"<!ENTITY" not in text.upper():
         return None
-    for m in _ENTITY_DECL.finditer(head):
-        value = m.group(1)
+    expansion = 0
+    for m in _ENTITY_DECL.finditer(text):
+        value = m.group(2)
         if value.upper() in (b"SYSTEM", b"PUBLIC"):
             return "an external entity (SYSTEM or PUBLIC)"
         if _ENTITY_REF.search(value):
             return "entities that expand other entities (a billion-laughs pattern)"
         if len(value) > MAX_ENTITY_VALUE:
             return f"an entity longer than {MAX_ENTITY_VALUE} characters (a quadratic blow-up pattern)"
+        expansion += len(value) * text.count(b"&" + m.group(1) + b";")
+        if expansion > MAX_ENTITY_EXPANSION:
+            return (f"entities that would expand to more than {MAX_ENTITY_EXPANSION // 1_000_000} MB "
+                    "(a quadratic blow-up pattern)")
     return None
+
+
+def _as_utf8(content: bytes) -> bytes:
+    """The document re-encoded as UTF-8 when it is UTF-16 or UTF-32 (by BOM or by its zero bytes)."""
+    head = content[:4]
+    for bom, codec in ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+                       (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
+                       (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+                       (b"\x00<\x00", "utf-16-be"), (b"<\x00", "utf-16-le")):
+        if head.startswith(bom):
+            return content.decode(codec, errors="replace").encode("utf-8")
+    return content
 
 
 def _item(source_id: str, entry: Any, now: datetime) -> Item:

@@ -12,27 +12,41 @@ The CLI, the scheduler and the web app call these functions and nothing else.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+from . import archive, lastgood, locks, logs, matchpool, parsepool, refusals
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
-from .classify import Matcher
+from .feedback import matcher_for
+from .place import local_finders
 from .config import Settings
-from .deliver import Transport, build_message, open_transport
+from .crawl import crawl_due
+from .enrich import enrich_new_items, for_matching
+from .deliver import Transport, build_message, open_transport, send_with_retry
 from .errors import DeliveryError, ProfileError, SourceError, UnknownName
 from .fetch import FetchRequest, fetch_all
 from .models import FetchResult, Profile, Source
-from .parse import parse_feed
+from .parse import ParsedFeed, parse_feed
+from .personalise import LinkPersonaliser
 from .profiles import check_profiles, cron_trigger, profile_sources
 from .progress import GatherProgress
 from .sources import load_sources
 from .store import Store, utcnow
+from .subscriptions import chosen_topics
 from .tokens import Signer
 
 logger = logging.getLogger(__name__)
+
+# Set on SIGTERM (issue 5): the message being sent finishes and is recorded, nothing further starts.
+STOP = threading.Event()
 
 
 # ---------------------------------------------------------------- reports
@@ -66,6 +80,7 @@ class RunReport:
     matched: int
     profiles: list[ProfileReport]
     profile_errors: list[ProfileError] = field(default_factory=list)
+    stopped: bool = False           # ended early by SIGTERM; the rest goes on the next run
 
     @property
     def ok(self) -> bool:
@@ -107,15 +122,19 @@ def open_context(settings: Settings, *, template_dirs: list[Path] | None = None)
     A profile with errors is reported and left out; the other teams' bulletins
     still go.  A broken sources.yaml stops everything, since every team needs it.
     """
-    sources = load_sources(settings.sources)
+    sources = load_sources(settings.sources, fetch_allow=settings.fetch_allow)  # refuses private URLs
     if not settings.profiles.is_dir():
         raise ProfileError(str(settings.profiles), None, "the profiles folder does not exist; "
                            "create it and add one YAML file per team (see README)")
     profiles, problems = check_profiles([settings.profiles], sources)
+    profiles = [p if "timezone" in p.model_fields_set else p.model_copy(update={"timezone": settings.timezone})
+                for p in profiles]   # the config's default time zone (issue 5)
     for problem in problems:
         logger.error("profile skipped: %s", problem)
     store = Store(settings.database_url)
     store.sync_sources(sources)
+    profiles, problems = lastgood.keep_last_good(store, profiles, problems, sources,   # a broken edit keeps
+                                                 default_timezone=settings.timezone)  # the last good version
     return Context(settings=settings, store=store, sources=sources, profiles=profiles,
                    composer=Composer(template_dirs), signer=Signer(settings.ensure_secret_key()),
                    profile_errors=problems)
@@ -157,27 +176,50 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
     requests = [FetchRequest(source_id=s.id, url=states[s.id].fetch_url, etag=states[s.id].etag,
                              last_modified=states[s.id].last_modified) for s in chosen]
     progress = progress or GatherProgress(len(requests))
+    pool = parsepool.open_pool(len(requests))    # parse on the other cores while fetching (issue 7)
+    parsing: dict[Future[Any], tuple[FetchRequest, FetchResult]] = {}
 
     def handle(request: FetchRequest, result: FetchResult | Exception) -> None:
+        if pool is not None and isinstance(result, FetchResult) and not result.not_modified:
+            parsing[pool.submit(parsepool.parse_job, request.source_id, result.final_url or result.url,
+                                result.content or b"", result.content_type, now)] = (request, result)
+            drain([f for f in parsing if f.done()])
+            return
+        finish(request, result, None)
+
+    def drain(futures: Iterable[Future[Any]]) -> None:
+        for future in futures:
+            request, result = parsing.pop(future)
+            finish(request, result, future.result())
+
+    def finish(request: FetchRequest, result: FetchResult | Exception,
+               parsed: ParsedFeed | parsepool.Failed | None) -> None:
         source = by_id[request.source_id]
         try:
             if isinstance(result, Exception):
                 raise result
-            new = _store_result(ctx, source, result, now=now, report=report)
+            new = _store_result(ctx, source, result, now=now, report=report, parsed=parsed)
         except SourceError as e:
             _note_failure(ctx, source, e.problem, now, report, e.retry_after, e.permanent)
             progress.source_done(source.id, error=e.problem)
+            logs.source_fetched(source.id, outcome="failed", error=e.problem)
         except Exception as e:  # one bad source must never stop the others
             logger.exception("unexpected error while storing %s", source.id)
             message = f"internal error: {type(e).__name__}: {e}"
             _note_failure(ctx, source, message, now, report)
             progress.source_done(source.id, error=message)
+            logs.source_fetched(source.id, outcome="failed", error=message)
         else:
             progress.source_done(source.id, new=new, unchanged=result.not_modified)
+            logs.source_fetched(source.id, outcome="unchanged" if result.not_modified else "ok", new=new,
+                                duration_s=result.elapsed_s)
 
     try:
         fetch_all(requests, ctx.settings, on_result=handle)
+        drain(as_completed(list(parsing)))
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         progress.close()
     return report
 
@@ -192,17 +234,20 @@ def _note_failure(ctx: Context, source: Source, message: str, now: datetime, rep
 
 
 def _store_result(ctx: Context, source: Source, result: FetchResult, *, now: datetime,
-                  report: GatherReport) -> int:
+                  report: GatherReport, parsed: ParsedFeed | parsepool.Failed | None = None) -> int:
     moved = result.final_url if result.permanent_redirect and result.final_url else None
     if moved:
         logger.info("%s has moved permanently to %s; update sources.yaml when convenient", source.id, moved)
     if result.not_modified:
         report.unchanged += 1
         ctx.store.record_success(source.id, now=now, every=source.every, etag=None, last_modified=None,
-                                 new_url=moved)
+                                 new_url=moved, unchanged=True)   # a 304 keeps the warning of the body it stands for
         return 0
-    parsed = parse_feed(source.id, result.final_url or result.url, result.content or b"",
-                        content_type=result.content_type, now=now)
+    if isinstance(parsed, parsepool.Failed):   # parsed in a worker process
+        raise parsed.error(source.id, result.final_url or result.url)
+    if parsed is None:
+        parsed = parse_feed(source.id, result.final_url or result.url, result.content or b"",
+                            content_type=result.content_type, now=now)
     for warning in parsed.warnings:
         logger.info("%s: %s", source.id, warning)
     added = ctx.store.add_items(source.id, parsed.items, now=now)
@@ -216,6 +261,9 @@ def _store_result(ctx: Context, source: Source, result: FetchResult, *, now: dat
 
 # ---------------------------------------------------------------- match
 
+MATCH_SLICE = 1000   # items scored and stored at a time
+
+
 def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
     """Score every item inside the longest lookback against every topic; returns matches stored.
 
@@ -226,14 +274,18 @@ def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
     if not ctx.profiles:
         return 0
     window = max(p.lookback_days for p in ctx.profiles)
-    recent = ctx.store.items_since(now - timedelta(days=window))
+    recent = for_matching(ctx.store, ctx.store.items_since(now - timedelta(days=window)))   # + full text
     if not recent:
         return 0
-    matcher = Matcher(ctx.profiles, corpus=[f"{i.title}. {i.summary}" for i in recent])
-    found = matcher.score(recent)
-    ctx.store.replace_matches([i.id for i in recent], found)
-    logger.info("matched %d items against %d profiles: %d matches", len(recent), len(ctx.profiles), len(found))
-    return len(found)
+    matcher = matcher_for(ctx.store, ctx.profiles, recent)      # feedback moves topics (issue 4)
+    finders, found = local_finders(ctx.profiles), 0
+    # In slices, so memory stays bounded at national scale: scores are items x topics;
+    # many slices are scored in worker processes while this one stores (issue 7).
+    for chunk, matches in matchpool.score_in_slices(matcher, recent, finders, MATCH_SLICE):
+        ctx.store.replace_matches([i.id for i in chunk], matches)
+        found += len(matches)
+    logger.info("matched %d items against %d profiles: %d matches", len(recent), len(ctx.profiles), found)
+    return found
 
 
 # ---------------------------------------------------------------- compose and deliver
@@ -250,29 +302,55 @@ def is_due(ctx: Context, profile: Profile, now: datetime) -> bool:
     return next_fire is not None and next_fire <= now
 
 
-def compose_for(ctx: Context, profile: Profile, subscriber_id: int, *, now: datetime) -> Bulletin | None:
-    """The bulletin this subscriber should get now: matched, in the window, not sent before."""
+def compose_for(ctx: Context, profile: Profile, subscriber_id: int, *, now: datetime,
+                cache: dict[Any, Any] | None = None) -> Bulletin | None:
+    """The bulletin this subscriber should get now: matched, in the window, not sent before.
+
+    ``cache`` (a fresh dict per profile and run) lets the profile's subscribers share
+    its candidates and, when they would get the same items, the bulletin itself.
+    """
     start = now - timedelta(days=profile.lookback_days)
-    chosen = profile_sources(profile, ctx.sources)
-    candidates = ctx.store.items_since(start, source_ids=[s.id for s in chosen])
-    verdicts = ctx.store.matches_for([i.id for i in candidates], profile.id)
+    shared = None if cache is None else cache.get("matched")
+    if shared is None:
+        chosen = [s.id for s in profile_sources(profile, ctx.sources)]
+        window = None if cache is None else cache.setdefault("items", {})   # shared by the run's profiles
+        candidates = None if window is None else window.get((start, tuple(chosen)))
+        if candidates is None:
+            candidates = ctx.store.items_since(start, source_ids=chosen)
+            if window is not None:
+                window[(start, tuple(chosen))] = candidates
+        verdicts = ctx.store.matches_for([i.id for i in candidates], profile.id)
+        shared = [(i, verdicts[i.id]) for i in candidates if verdicts.get(i.id)]
+        if cache is not None:
+            cache["matched"], cache["ids"] = shared, {i.id for i, _ in shared}
     already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
-    matched = [(i, verdicts[i.id]) for i in candidates if i.id in verdicts and i.id not in already]
-    if not matched:
-        return None
-    return build_bulletin(profile, matched, ctx.source_names, start, now)
+    already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
+    wanted = chosen_topics(ctx.store, subscriber_id)   # a web subscriber's topic choice; empty: all
+    key = None if cache is None else (frozenset(already & cache["ids"]), frozenset(wanted))
+    if key is not None and key in cache:
+        return cache[key]
+    matched = [(i, [m for m in ms if m.topic_id in wanted] if wanted else ms)
+               for i, ms in shared if i.id not in already]
+    matched = [(i, ms) for i, ms in matched if ms]
+    bulletin = build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
+    if key is not None:
+        cache[key] = bulletin
+    return bulletin
 
 
-def links_for(ctx: Context, profile: Profile, subscriber_id: int) -> Links:
-    """Per-subscriber links, signed so that they carry no email address.
+def links_for(ctx: Context, profile: Profile, subscriber_id: int, page_id: int | None = None) -> Links:
+    """Per-subscriber links to the web app, signed so that they carry no email address.
 
-    Feedback links ("useful" / "not relevant") stay off until the web app
-    that records them is part of the deployment: a link to nothing would
-    only teach readers not to click.
+    ``page_id`` is the bulletin's archived web version ("view in browser").
     """
     base = ctx.settings.base_url.rstrip("/")
     token = ctx.signer.unsubscribe_token(profile.id, subscriber_id)
-    return Links(unsubscribe=f"{base}/unsubscribe/{token}")
+
+    def feedback(item_id: int, verdict: str) -> str:
+        return f"{base}/feedback/{ctx.signer.feedback_token(profile.id, subscriber_id, item_id, verdict)}"
+
+    return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback,
+                 view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None)
 
 
 def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool = False,
@@ -283,28 +361,46 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
     reports: list[ProfileReport] = []
     transport: Transport | None = None
     unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
+    claims = ExitStack()   # one sender per profile at a time, across processes (issue 5)
+    window_items: dict[Any, Any] = {}   # items in a lookback window, loaded once for every profile
     try:
         for profile in profiles:
+            if STOP.is_set():
+                break
             report = ProfileReport(profile.id, profile.name)
             reports.append(report)
             if not (force or dry_run or is_due(ctx, profile, now)):
                 report.due = False
                 report.note = "not due"
                 continue
-            if not profile.subscribers:
+            if not dry_run and not claims.enter_context(locks.profile_claim(ctx.store, profile.id)):
+                report.note = "another run is sending this bulletin now; left to it"
+                logger.warning("%s: another run is sending this bulletin now; left to it", profile.id)
+                continue
+            ids = ctx.store.sync_subscribers(profile.id, profile.subscribers, now=now)   # + web subscribers
+            if not ids:
                 report.note = "no subscribers"
                 logger.info("%s has no subscribers; nothing to send", profile.id)
                 if not dry_run:
                     ctx.store.mark_complete(profile.id, now)
                 continue
-            ids = ctx.store.sync_subscribers(profile.id, profile.subscribers, now=now)
             sent_items: set[int] = set()
+            # Render each distinct bulletin once, personalise its links per subscriber (issue 7).
+            composed: dict[Any, Any] = {"items": window_items}
+            pages: dict[int, int] = {}
+            personaliser = LinkPersonaliser(ctx.composer)
             for address, subscriber_id in ids.items():
-                bulletin = compose_for(ctx, profile, subscriber_id, now=now)
+                if STOP.is_set() and not dry_run:
+                    report.note = "stopped before every subscriber was served; the next run sends the rest"
+                    break
+                bulletin = compose_for(ctx, profile, subscriber_id, now=now, cache=composed)
                 if bulletin is None:
                     continue
-                links = links_for(ctx, profile, subscriber_id)
-                rendered = ctx.composer.render(bulletin, links=links)
+                if not dry_run and id(bulletin) not in pages:   # same items, same page
+                    pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
+                page_id = None if dry_run else pages[id(bulletin)]
+                links = links_for(ctx, profile, subscriber_id, page_id)
+                rendered = personaliser.render(bulletin, links)
                 if dry_run:
                     report.outputs.append(rendered)
                     sent_items.update(bulletin.item_ids)
@@ -319,11 +415,16 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 except DeliveryError as e:
                     report.failed += 1
                     report.errors.append(f"{address}: {e}")
+                    if e.fate == "refused":   # permanent: marked, reported, never sent again
+                        refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=subscriber_id,
+                                                item_ids=bulletin.item_ids, reason=str(e), now=now)
                     if e is not unreachable:
-                        logger.error("%s: could not send to %s: %s", profile.id, address, e)
+                        logs.message_failed(profile_id=profile.id, subscriber_id=subscriber_id, error=str(e))
                     if e.unreachable:
                         unreachable = e
                     continue
+                if page_id is not None:
+                    archive.mark_sent(ctx.store, page_id, now=now)
                 report.sent += 1
                 sent_items.update(bulletin.item_ids)
             report.items = len(sent_items)
@@ -332,11 +433,12 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 logger.info("%s: no new items since the last bulletin; nothing sent", profile.id)
             if dry_run:
                 continue
-            if report.failed:
+            if report.failed or STOP.is_set():
                 ctx.store.mark_pending_retry(profile.id)
             else:
                 ctx.store.mark_complete(profile.id, now)
     finally:
+        claims.close()
         if transport is not None:
             transport.close()
     return reports
@@ -358,9 +460,11 @@ def _deliver(ctx: Context, transport: Transport, profile: Profile, address: str,
         unsubscribe_url=links.unsubscribe,
         unsubscribe_mailto=f"mailto:{sender_address}?subject={quote('unsubscribe ' + profile.id)}",
         message_id_domain=domain)
-    transport.send(message)
+    send_with_retry(transport, message, retry_for=settings.smtp_retry_for, wait=STOP.wait)   # 4xx, down: backoff
     ctx.store.record_delivery(profile_id=profile.id, subscriber_id=subscriber_id, item_ids=bulletin.item_ids,
                               message_id=str(message["Message-ID"]), subject=rendered.subject, now=now)
+    logs.message_sent(profile_id=profile.id, subscriber_id=subscriber_id, items=len(bulletin.item_ids),
+                      message_id=str(message["Message-ID"]))
 
 
 # ---------------------------------------------------------------- run
@@ -375,6 +479,11 @@ def run(ctx: Context, *, now: datetime | None = None, force: bool = False, profi
     if source and source not in {s.id for s in ctx.sources}:
         raise UnknownName(f"no source '{source}' in {ctx.settings.sources}")
     gathered = refresh_due(ctx, now=now, force=force, only=only, progress=progress)
+    crawl_due(ctx, now=now, force=force, only=only, report=gathered)      # spider sources (issue 3)
+    enrich_new_items(ctx.store, ctx.settings, now=now)                    # full text, type, organisation
+    if STOP.is_set():
+        return RunReport(gather=gathered, matched=0, profiles=[], profile_errors=ctx.profile_errors, stopped=True)
     matched = match_recent(ctx, now=now)
     sent = send_due_bulletins(ctx, now=now, force=force, only_profile=profile)
-    return RunReport(gather=gathered, matched=matched, profiles=sent, profile_errors=ctx.profile_errors)
+    return RunReport(gather=gathered, matched=matched, profiles=sent, profile_errors=ctx.profile_errors,
+                     stopped=STOP.is_set())

@@ -329,6 +329,15 @@ def _translate(d: ErrorDetails, data: dict[str, Any], root: Node) -> tuple[int |
                       f"not {yamlpos.shown(value)}")
     if len(loc) == 2 and loc[0] == "topics" and kind == "value_error":
         return line, str(d["ctx"]["error"]) if "ctx" in d else d["msg"]
+    if loc and loc[0] == "place" and kind == "extra_forbidden":          # issue 4
+        return line, f"unknown place setting '{name}'; a place has system, places, neighbourhoods and bodies"
+    if loc and loc[0] == "vocabulary" and kind in ("list_type", "string_type"):
+        groups = data.get("vocabulary") if isinstance(data.get("vocabulary"), list) else []
+        first_bad = next((i for i, g in enumerate(groups) if not isinstance(g, list)), None)
+        if len(loc) >= 2 and first_bad is not None and loc[1] != first_bad:
+            return None                                   # one message for the whole list
+        return line, ("'vocabulary' is a list of groups of words that mean the same, one group a line: "
+                      "- [A&E, emergency department]")
     if kind == "extra_forbidden":
         known = TOPIC_SETTINGS if prefix else PROFILE_SETTINGS
         hint = yamlpos.suggest(name, known) or f"; known settings are {', '.join(known)}"

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import urlsplit
 from xml.parsers import expat
 
@@ -27,13 +27,14 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from . import yamlpos
+from . import netguard, yamlpos
 from .errors import SourcesError
-from .models import ID_PATTERN, Source
+from .models import ID_PATTERN, SPIDER_SETTINGS, Source
+from .spider_config import check_spider_entry
 
 logger = logging.getLogger(__name__)
 
-FEED_SETTINGS = [*Source.model_fields, "site"]
+FEED_SETTINGS = [*(f for f in Source.model_fields if f not in SPIDER_SETTINGS), "site"]
 _DEFAULT_EVERY = Source.model_fields["every"].default
 _IDS = "use lower case letters, digits, - and _"
 _HOW_TO_START = ("create it with one entry per feed, e.g.\n"
@@ -44,15 +45,20 @@ _HOW_TO_START = ("create it with one entry per feed, e.g.\n"
 
 # ---------------------------------------------------------------- reading
 
-def load_sources(path: Path) -> list[Source]:
-    """Every source in sources.yaml; raises SourcesError on the first problem."""
-    sources, errors = check_sources(path)
+def load_sources(path: Path, *, fetch_allow: Sequence[str] | None = None) -> list[Source]:
+    """Every source in sources.yaml; raises SourcesError on the first problem.
+
+    With ``fetch_allow`` (the setting) a URL on a private or loopback address
+    not allowed by it is a problem too (netguard.check_literal).
+    """
+    sources, errors = check_sources(path, fetch_allow=fetch_allow)
     if errors:
         raise errors[0]
     return sources
 
 
-def check_sources(path: Path) -> tuple[list[Source], list[SourcesError]]:
+def check_sources(path: Path, *, fetch_allow: Sequence[str] | None = None,
+                  ) -> tuple[list[Source], list[SourcesError]]:
     """Every valid source and every problem in the file, in line order."""
     path = Path(path)
     where = str(path)
@@ -84,6 +90,10 @@ def check_sources(path: Path) -> tuple[list[Source], list[SourcesError]]:
         if source.id in first_id:
             errors.append(SourcesError(where, id_line, f"the source id '{source.id}' is used twice (first on line "
                                        f"{first_id[source.id]}); give each source its own id"))
+            continue
+        refused = _refused(source.url, fetch_allow)
+        if refused:
+            errors.append(SourcesError(where, yamlpos.locate(node, ["url"]), f"source '{source.id}': {refused}"))
             continue
         key = url_key(source.url)
         if key in first_url:
@@ -130,6 +140,8 @@ def _check_entry(entry: Any, node: Node, index: int) -> tuple[Source | None, lis
             if key not in FEED_SETTINGS:
                 hint = yamlpos.suggest(str(key), FEED_SETTINGS) or f"; feeds know {', '.join(FEED_SETTINGS)}"
                 problems.append((yamlpos.locate(node, [str(key)], key=True), f"{label}: unknown setting '{key}'{hint}"))
+    elif entry.get("kind") == "spider":
+        problems.extend(check_spider_entry(entry, node, label))
     every = entry.get("every")
     try:
         source = Source.model_validate(entry)
@@ -169,6 +181,18 @@ def _translate(d: ErrorDetails, node: Node, label: str, entry: dict[str, Any]) -
         return line, f"{label}: '{name}' must be text{got}"
     message = str(d["ctx"]["error"]) if kind == "value_error" and "ctx" in d else d["msg"]
     return line, f"{label}: {name}: {message}{got}"
+
+
+def _refused(url: str, fetch_allow: Sequence[str] | None) -> str | None:
+    """Why a source URL may never be fetched (netguard, without DNS), or None."""
+    if fetch_allow is None:
+        return None
+    networks, hosts = netguard.split_allow(fetch_allow)
+    try:
+        netguard.check_literal(url, allow_networks=networks, allow_hosts=hosts)
+    except netguard.BlockedAddress as e:
+        return f"refused {url}: {e}"
+    return None
 
 
 def url_key(url: str) -> str:
@@ -302,7 +326,8 @@ def _category_tags(category: str) -> list[str]:
     return [yamlpos.slug(part) for path in category.split(",") for part in path.split("/") if part.strip()]
 
 
-def import_opml(opml_path: Path, sources_path: Path) -> tuple[list[Source], list[str]]:
+def import_opml(opml_path: Path, sources_path: Path, *, fetch_allow: Sequence[str] | None = None,
+                ) -> tuple[list[Source], list[str]]:
     """Append the OPML file's feeds to sources.yaml; returns (sources added, messages for the user).
 
     Feeds whose URL is already in sources.yaml are skipped (and said so);
@@ -329,6 +354,10 @@ def import_opml(opml_path: Path, sources_path: Path) -> tuple[list[Source], list
         label = f"'{feed.title}'" if feed.title else feed.url
         if not re.match(r"^https?://[^/\s]+", feed.url, re.I):
             messages.append(f"skipped {label} (line {feed.line}): {feed.url} is not an http(s) address")
+            continue
+        refused = _refused(feed.url, fetch_allow)
+        if refused:
+            messages.append(f"skipped {label} (line {feed.line}): {refused}")
             continue
         key = url_key(feed.url)
         if key in known_urls:

@@ -9,6 +9,8 @@ the last line of defence against sending anything twice.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from . import dblock
+from .dblock import retry_when_locked
 from .errors import ConfigError
 from .models import Item, Match, Source, StoredItem
 
@@ -76,6 +80,12 @@ items = sa.Table(
     sa.Column("tags", sa.JSON, nullable=False, default=list),
     sa.Column("content_hash", sa.String(64), nullable=False, index=True),
     sa.Column("title_key", sa.Text, nullable=False, index=True),
+    # Full text and what it told us (issue 3; awareness/enrich.py): all empty until enriched.
+    sa.Column("fulltext", sa.Text),                 # the linked document's main text, capped
+    sa.Column("pub_type", sa.String(40)),           # guidance, policy paper, consultation, statistics, ...
+    sa.Column("organisation", sa.Text),             # the publisher, when it can be told
+    sa.Column("closes", sa.Date),                   # a consultation's closing date
+    sa.Column("enriched_at", UTCDateTime),          # when enrichment ran (the document is fetched once)
 )
 
 item_sources = sa.Table(
@@ -94,6 +104,7 @@ matches = sa.Table(
     sa.Column("topic_id", sa.String(100), primary_key=True),
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("terms", sa.JSON, nullable=False, default=list),
+    sa.Column("local", sa.Boolean, nullable=False, default=False, server_default=sa.false()),  # issue 4
 )
 
 subscribers = sa.Table(
@@ -102,6 +113,7 @@ subscribers = sa.Table(
     sa.Column("profile_id", sa.String(100), nullable=False),
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("origin", sa.String(10), nullable=False, default="yaml", server_default="yaml"),  # yaml | web (confirmed)
     sa.UniqueConstraint("profile_id", "email", name="uq_subscribers_profile_email"),
 )
 
@@ -136,10 +148,142 @@ profile_runs = sa.Table(
 # ---- tables of the spiders and full-text work (issue 3) go here
 
 # ---- tables of the matching work (issue 4) go here
+# Queries for these live in awareness/feedback.py.
+
+match_feedback = sa.Table(
+    "match_feedback", metadata,          # a reader's "useful" / "not relevant" on a bulletin item
+    sa.Column("profile_id", sa.String(100), primary_key=True),
+    sa.Column("item_id", sa.Integer, primary_key=True),
+    sa.Column("subscriber_id", sa.Integer, primary_key=True),
+    sa.Column("topic_id", sa.String(100)),
+    sa.Column("verdict", sa.String(20), nullable=False),       # useful | not_relevant
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+match_judgements = sa.Table(
+    "match_judgements", metadata,        # a librarian's explicit include / exclude of an item for a topic
+    sa.Column("profile_id", sa.String(100), primary_key=True),
+    sa.Column("topic_id", sa.String(100), primary_key=True),
+    sa.Column("item_id", sa.Integer, primary_key=True),
+    sa.Column("include", sa.Boolean, nullable=False),
+    sa.Column("who", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
 
 # ---- tables of the service work (issue 5) go here
 
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trigger", sa.String(20), nullable=False),        # schedule / cli / web
+    sa.Column("who", sa.Text),
+    sa.Column("profile", sa.String(100)),
+    sa.Column("source", sa.String(100)),
+    sa.Column("started", UTCDateTime, nullable=False, index=True),
+    sa.Column("finished", UTCDateTime),
+    sa.Column("status", sa.String(20), nullable=False, default="running"),
+    sa.Column("sources_fetched", sa.Integer, nullable=False, default=0),
+    sa.Column("sources_failed", sa.Integer, nullable=False, default=0),
+    sa.Column("items_new", sa.Integer, nullable=False, default=0),
+    sa.Column("matches", sa.Integer, nullable=False, default=0),
+    sa.Column("bulletins_sent", sa.Integer, nullable=False, default=0),
+    sa.Column("bulletins_failed", sa.Integer, nullable=False, default=0),
+    sa.Column("errors", sa.JSON, nullable=False, default=list),
+    sa.Column("fetch_errors", sa.JSON, nullable=False, default=dict),   # source id -> error, for metrics
+)
+
+scheduler_lock = sa.Table(
+    "scheduler_lock", metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),              # host:pid of the `awareness serve` holding it
+    sa.Column("acquired", UTCDateTime, nullable=False),
+    sa.Column("heartbeat", UTCDateTime, nullable=False),
+)
+
 # ---- tables of the web app (issue 6) go here
+# Queries for these live in awareness/users.py, subscriptions.py and web/archive.py.
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.Text, nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),          # librarian | admin
+    sa.Column("password_hash", sa.Text, nullable=False),      # argon2id
+    sa.Column("created", UTCDateTime, nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),   # sha256 of the cookie value, never the value
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("expires", UTCDateTime, nullable=False, index=True),
+)
+
+login_attempts = sa.Table(
+    "login_attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.Text, nullable=False, index=True),
+    sa.Column("client", sa.Text, nullable=False, index=True),  # the client's IP address
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("ok", sa.Boolean, nullable=False),
+)
+
+pending_subscriptions = sa.Table(
+    "pending_subscriptions", metadata,
+    sa.Column("ref", sa.String(64), primary_key=True),       # opaque, the only thing the confirm link carries
+    sa.Column("profile_id", sa.String(100), nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("topics", sa.JSON, nullable=False, default=list),  # [] = every topic
+    sa.Column("created", UTCDateTime, nullable=False),
+)
+
+suppressions = sa.Table(
+    "suppressions", metadata,
+    sa.Column("profile_id", sa.String(100), primary_key=True),
+    sa.Column("email_hash", sa.String(64), primary_key=True),  # sha256 of the address: no address kept
+    sa.Column("created", UTCDateTime, nullable=False),
+)
+
+subscriber_topics = sa.Table(
+    "subscriber_topics", metadata,
+    sa.Column("subscriber_id", sa.Integer, primary_key=True),
+    sa.Column("topic_id", sa.String(100), primary_key=True),
+)
+
+bulletin_pages = sa.Table(
+    "bulletin_pages", metadata,    # the web version of each bulletin, a snapshot of what was sent
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("profile_id", sa.String(100), nullable=False, index=True),
+    sa.Column("key", sa.String(64), nullable=False, unique=True),   # profile + items: one page per distinct bulletin
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("first_sent", UTCDateTime),                             # None until a copy was accepted for delivery
+)
+
+
+# ---- tables of the reliability work (issue 8) go here
+# Queries for these live in awareness/refusals.py and lastgood.py.
+
+delivery_refusals = sa.Table(
+    "delivery_refusals", metadata,   # a mail server's permanent 5xx for an item to a subscriber: never resent
+    sa.Column("profile_id", sa.String(100), nullable=False),
+    sa.Column("subscriber_id", sa.Integer, nullable=False),
+    sa.Column("item_id", sa.Integer, nullable=False),
+    sa.Column("refused_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.UniqueConstraint("profile_id", "subscriber_id", "item_id", name="uq_delivery_refusals_once"),
+)
+
+profile_versions = sa.Table(
+    "profile_versions", metadata,    # the last version of each profile file that validated (awareness/lastgood.py)
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("profile_id", sa.String(100), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("saved", UTCDateTime, nullable=False),
+)
 
 
 @dataclass
@@ -179,6 +323,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def email_hash(address: str) -> str:
+    """How a suppression names an address without keeping it."""
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _insert_unless_present(conn: Connection, table: sa.Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
 def create_engine(url: str) -> Engine:
     engine = sa.create_engine(url, future=True)
     if url.startswith("sqlite"):
@@ -187,7 +345,7 @@ def create_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={int(dblock.BUSY_TIMEOUT_MS)}")
             cur.close()
     return engine
 
@@ -195,11 +353,14 @@ def create_engine(url: str) -> Engine:
 class Store:
     """Every read and write the pipeline needs, in one place."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, check_schema: bool = True) -> None:
+        from .migrations import ensure_schema   # new database: create + stamp; old schema: refuse (issue 5)
+
         self.url = url
         try:
             self.engine = create_engine(url)
-            metadata.create_all(self.engine)
+            if check_schema:
+                ensure_schema(self.engine)
         except (sa.exc.SQLAlchemyError, ImportError) as e:
             shown = sa.engine.make_url(url).render_as_string(hide_password=True)
             reason = getattr(e, "orig", None) or e
@@ -213,15 +374,16 @@ class Store:
 
     # ------------------------------------------------------------ sources
 
+    @retry_when_locked
     def sync_sources(self, configured: Sequence[Source]) -> None:
         """Make the sources table agree with sources.yaml, keeping each source's history."""
         with self.engine.begin() as conn:
             existing = {r.id: r for r in conn.execute(sa.select(sources.c.id, sources.c.url))}
             for s in configured:
                 row = existing.get(s.id)
-                if row is None:
-                    conn.execute(sources.insert().values(id=s.id, url=s.url, name=s.name, kind=s.kind,
-                                                         consecutive_failures=0))
+                if row is None:   # another run starting at the same moment may add it too (issue 5)
+                    conn.execute(_insert_unless_present(conn, sources).values(
+                        id=s.id, url=s.url, name=s.name, kind=s.kind, consecutive_failures=0))
                 elif row.url != s.url:
                     # A new address: forget validators that belonged to the old one.
                     conn.execute(sources.update().where(sources.c.id == s.id).values(
@@ -241,10 +403,15 @@ class Store:
         with self.engine.connect() as conn:
             return [SourceState(**row._mapping) for row in conn.execute(q)]
 
+    @retry_when_locked
     def record_success(self, source_id: str, *, now: datetime, every: timedelta, etag: str | None,
-                       last_modified: str | None, new_url: str | None = None, warning: str | None = None) -> None:
+                       last_modified: str | None, new_url: str | None = None, warning: str | None = None,
+                       unchanged: bool = False) -> None:
+        """``unchanged`` (a 304): the body is the one read last time, so its warning still stands."""
         values: dict[str, Any] = dict(last_checked=now, last_success=now, last_error=None, last_warning=warning,
                                       consecutive_failures=0, next_check=now + every, retry_until=None)
+        if unchanged:
+            del values["last_warning"]
         if etag is not None or last_modified is not None:
             values.update(etag=etag, last_modified=last_modified)
         if new_url:
@@ -252,6 +419,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(sources.update().where(sources.c.id == source_id).values(**values))
 
+    @retry_when_locked
     def record_failure(self, source_id: str, *, now: datetime, every: timedelta, error: str,
                        retry_after: float | None = None, permanent: bool = False) -> int:
         """Note the error and push the next check back (exponential, capped); returns the failure count."""
@@ -269,50 +437,49 @@ class Store:
 
     # ------------------------------------------------------------ items
 
+    @retry_when_locked
     def add_items(self, source_id: str, new_items: Sequence[Item], *, now: datetime) -> AddResult:
-        """Store what a source gave us; one item per story however many sources carry it."""
+        """Store what a source gave us; one item per story however many sources carry it.
+
+        The feed's items are looked up together (one query per kind of key, issue 7)
+        and inserted together; an item earlier in the same feed counts as stored.
+        """
         result = AddResult(new=[], known=0)
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":   # runs in two processes: one story stays one item (issue 5)
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727403)"))
             seen_guids = set(conn.execute(sa.select(item_sources.c.guid)
                                           .where(item_sources.c.source_id == source_id)).scalars())
+            fresh: list[Item] = []
             for it in new_items:
                 if it.guid in seen_guids:
                     result.known += 1
                     continue
                 seen_guids.add(it.guid)
-                existing = self._find_same_story(conn, it)
+                fresh.append(it)
+            if not fresh:
+                return result
+            stories = _SameStory(conn, fresh)
+            rows: list[dict[str, Any]] = []
+            owners: list[int] = []      # per fresh item: a stored id, or -(n + 1) for the n-th new row
+            for it in fresh:
+                existing = stories.find(it)
                 if existing is None:
-                    existing = conn.execute(items.insert().values(
-                        guid=it.guid, link=it.link, title=it.title, summary=it.summary,
-                        published=it.published or now, first_seen=now, authors=list(it.authors),
-                        tags=list(it.tags), content_hash=it.content_hash, title_key=it.title_key,
-                    )).inserted_primary_key[0]
-                    result.new.append(int(existing))
+                    existing = -(len(rows) + 1)
+                    rows.append(dict(guid=it.guid, link=it.link, title=it.title, summary=it.summary,
+                                     published=it.published or now, first_seen=now, authors=list(it.authors),
+                                     tags=list(it.tags), content_hash=it.content_hash, title_key=it.title_key))
+                    stories.add(existing, it)
                 else:
                     result.known += 1
-                conn.execute(item_sources.insert().values(item_id=existing, source_id=source_id,
-                                                          guid=it.guid, first_seen=now))
+                owners.append(existing)
+            if rows:
+                inserted = conn.execute(items.insert().returning(items.c.id, sort_by_parameter_order=True), rows)
+                result.new.extend(int(i) for i in inserted.scalars())
+            conn.execute(item_sources.insert(), [
+                dict(item_id=owner if owner > 0 else result.new[-owner - 1], source_id=source_id, guid=it.guid,
+                     first_seen=now) for it, owner in zip(fresh, owners)])
         return result
-
-    @staticmethod
-    def _find_same_story(conn: Connection, it: Item) -> int | None:
-        """Same canonical link, same content, or the same title with a near-identical summary.
-
-        A title alone is not enough: feeds reuse titles ("Adult social care:
-        what the latest data tell us") for different publications.
-        """
-        row = conn.execute(sa.select(items.c.id).where(
-            sa.or_(items.c.link == it.link, items.c.content_hash == it.content_hash)).limit(1)).first()
-        if row:
-            return int(row.id)
-        if not it.title_key or len(it.title_key) < 12:
-            return None  # short titles ("Update", "News") say too little to merge on
-        for cand in conn.execute(sa.select(items.c.id, items.c.summary)
-                                 .where(items.c.title_key == it.title_key).limit(20)):
-            a, b = cand.summary[:400].lower(), it.summary[:400].lower()
-            if not a or not b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.8:
-                return int(cand.id)
-        return None
 
     def items_since(self, since: datetime, *, source_ids: Iterable[str] | None = None,
                     item_ids: Iterable[int] | None = None) -> list[StoredItem]:
@@ -340,58 +507,83 @@ class Store:
                  .where(item_sources.c.item_id.in_(chunk))
                  .order_by(item_sources.c.first_seen, item_sources.c.source_id))
             for r in conn.execute(q):
-                by_item.setdefault(r.item_id, []).append(r.source_id)
+                named = by_item.setdefault(r.item_id, [])
+                if r.source_id not in named:   # a source that re-issued a guid is still one source
+                    named.append(r.source_id)
         return [StoredItem(id=r.id, guid=r.guid, link=r.link, title=r.title, summary=r.summary,
                            published=r.published, first_seen=r.first_seen, authors=list(r.authors or []),
-                           tags=list(r.tags or []), sources=by_item.get(r.id, [])) for r in rows]
+                           tags=list(r.tags or []), sources=by_item.get(r.id, []), pub_type=r.pub_type,
+                           organisation=r.organisation, closes=r.closes) for r in rows]
 
     # ------------------------------------------------------------ matches
 
+    @retry_when_locked
     def replace_matches(self, item_ids: Sequence[int], found: Sequence[Match],
                         profile_ids: Sequence[str] | None = None) -> None:
         """Store the latest verdicts for these items (a profile edit re-scores them)."""
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":   # two runs at once: one replaces after the other (issue 5)
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727402)"))
             for chunk in _chunks(list(item_ids), 500):
                 q = matches.delete().where(matches.c.item_id.in_(chunk))
                 if profile_ids is not None:
                     q = q.where(matches.c.profile_id.in_(list(profile_ids)))
                 conn.execute(q)
             if found:
-                conn.execute(matches.insert(), [
-                    dict(item_id=m.item_id, profile_id=m.profile_id, topic_id=m.topic_id,
-                         score=float(m.score), terms=list(m.terms)) for m in found])
+                _insert_matches(conn, found)
 
     def matches_for(self, item_ids: Iterable[int], profile_id: str | None = None) -> dict[int, list[Match]]:
+        """Each item's verdicts, strongest first.  Terms are read as text and decoded here:
+        SQLAlchemy's per-row processing was most of composing at national scale (issue 7)."""
         out: dict[int, list[Match]] = {}
+        loads = json.loads
+        columns = (matches.c.item_id, matches.c.profile_id, matches.c.topic_id, matches.c.score,
+                   sa.type_coerce(matches.c.terms, sa.Text), matches.c.local)
         with self.engine.connect() as conn:
             for chunk in _chunks(list(item_ids), 500):
-                q = sa.select(matches).where(matches.c.item_id.in_(chunk))
+                q = sa.select(*columns).where(matches.c.item_id.in_(chunk))
                 if profile_id is not None:
                     q = q.where(matches.c.profile_id == profile_id)
-                for r in conn.execute(q.order_by(matches.c.score.desc())):
-                    out.setdefault(r.item_id, []).append(
-                        Match(r.item_id, r.profile_id, r.topic_id, r.score, tuple(r.terms or ())))
+                for item_id, profile, topic_id, score, terms, local in conn.execute(
+                        q.order_by(matches.c.score.desc())):
+                    if isinstance(terms, str):      # PostgreSQL's driver hands JSON over decoded
+                        terms = loads(terms)
+                    out.setdefault(item_id, []).append(
+                        Match(item_id, profile, topic_id, score, tuple(terms or ()), bool(local)))
         return out
 
     # ------------------------------------------------------------ subscribers and ledger
 
+    @retry_when_locked
     def sync_subscribers(self, profile_id: str, emails: Sequence[str], *, now: datetime) -> dict[str, int]:
-        """Make sure each listed address has a subscriber id; returns email -> id."""
+        """Make sure each listed address has a subscriber id; returns email -> id of everyone to send to.
+
+        That is the profile file's addresses, less those who unsubscribed (a
+        suppression entry), plus the readers who subscribed and confirmed on
+        the web; nothing here ever deletes a web subscriber.
+        """
         wanted = [e.strip().lower() for e in emails]
         with self.engine.begin() as conn:
-            have = {r.email: r.id for r in conn.execute(
-                sa.select(subscribers.c.email, subscribers.c.id).where(subscribers.c.profile_id == profile_id))}
+            suppressed = set(conn.execute(sa.select(suppressions.c.email_hash)
+                                          .where(suppressions.c.profile_id == profile_id)).scalars())
+            wanted = [a for a in dict.fromkeys(wanted) if email_hash(a) not in suppressed]
+            rows = conn.execute(sa.select(subscribers.c.email, subscribers.c.id, subscribers.c.origin)
+                                .where(subscribers.c.profile_id == profile_id)).all()
+            have = {r.email: r.id for r in rows}
             for address in wanted:
                 if address not in have:
                     have[address] = int(conn.execute(subscribers.insert().values(
                         profile_id=profile_id, email=address, created=now)).inserted_primary_key[0])
-        return {a: have[a] for a in wanted}
+        out = {a: have[a] for a in wanted}
+        out.update({r.email: r.id for r in rows if r.origin == "web" and r.email not in out})
+        return out
 
     def delivered_item_ids(self, profile_id: str, subscriber_id: int) -> set[int]:
         with self.engine.connect() as conn:
             return set(conn.execute(sa.select(deliveries.c.item_id).where(
                 deliveries.c.profile_id == profile_id, deliveries.c.subscriber_id == subscriber_id)).scalars())
 
+    @retry_when_locked
     def record_delivery(self, *, profile_id: str, subscriber_id: int, item_ids: Sequence[int],
                         message_id: str, subject: str, now: datetime) -> None:
         """Written only after the mail server accepted the message."""
@@ -419,6 +611,7 @@ class Store:
             return bool(conn.execute(sa.select(profile_runs.c.pending_retry)
                                      .where(profile_runs.c.profile_id == profile_id)).scalar_one_or_none())
 
+    @retry_when_locked
     def _set_profile_run(self, profile_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
             updated = conn.execute(profile_runs.update().where(profile_runs.c.profile_id == profile_id)
@@ -432,6 +625,88 @@ class Store:
                                     .where(bulletins.c.profile_id == profile_id)).scalar_one())
 
 
+class _SameStory:
+    """Which stored item a new one is the same story as: same canonical link, same content,
+    or the same title with a near-identical summary.
+
+    A title alone is not enough: feeds reuse titles ("Adult social care: what the
+    latest data tell us") for different publications.  One feed's items are looked
+    up together, and each new item joins the lookup (``add``) for those after it.
+    """
+
+    TITLE_CANDIDATES = 20
+
+    def __init__(self, conn: Connection, batch: Sequence[Item]) -> None:
+        self.by_link: dict[str, int] = {}
+        self.by_hash: dict[str, int] = {}
+        self.by_title: dict[str, list[tuple[int, str]]] = {}
+        links = sorted({it.link for it in batch if it.link})
+        hashes = sorted({it.content_hash for it in batch})
+        titles = sorted({it.title_key for it in batch if self._telling(it.title_key)})
+        for column, keys, found in ((items.c.link, links, self.by_link),
+                                    (items.c.content_hash, hashes, self.by_hash)):
+            for chunk in _chunks(keys, 500):
+                for key, item_id in conn.execute(sa.select(column, items.c.id).where(column.in_(chunk))
+                                                 .order_by(items.c.id)):
+                    found.setdefault(key, int(item_id))
+        for chunk in _chunks(titles, 500):
+            for r in conn.execute(sa.select(items.c.id, items.c.title_key, items.c.summary)
+                                  .where(items.c.title_key.in_(chunk)).order_by(items.c.id)):
+                candidates = self.by_title.setdefault(r.title_key, [])
+                if len(candidates) < self.TITLE_CANDIDATES:
+                    candidates.append((int(r.id), r.summary))
+
+    @staticmethod
+    def _telling(title_key: str) -> bool:
+        return bool(title_key) and len(title_key) >= 12  # "Update", "News" say too little to merge on
+
+    def find(self, it: Item) -> int | None:
+        # items whose link was unusable (javascript:, none) share "" and are not one story
+        if it.link and it.link in self.by_link:
+            return self.by_link[it.link]
+        if it.content_hash in self.by_hash:
+            return self.by_hash[it.content_hash]
+        if not self._telling(it.title_key):
+            return None
+        b = it.summary[:400].lower()
+        for item_id, summary in self.by_title.get(it.title_key, ()):
+            a = summary[:400].lower()
+            if not a or not b or _similar(a, b, 0.8):
+                return item_id
+        return None
+
+    def add(self, item_id: int, it: Item) -> None:
+        if it.link:
+            self.by_link.setdefault(it.link, item_id)
+        self.by_hash.setdefault(it.content_hash, item_id)
+        if self._telling(it.title_key):
+            candidates = self.by_title.setdefault(it.title_key, [])
+            if len(candidates) < self.TITLE_CANDIDATES:
+                candidates.append((item_id, it.summary))
+
+
+def _insert_matches(conn: Connection, found: Sequence[Match]) -> None:
+    """Many match rows in one executemany.  On SQLite straight to the driver, as SQLAlchemy
+    would write them (terms as json.dumps text): its per-row processing was most of the time
+    of storing a national cycle's matches (issue 7)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(matches.insert(), [
+            dict(item_id=m.item_id, profile_id=m.profile_id, topic_id=m.topic_id,
+                 score=float(m.score), terms=list(m.terms), local=bool(m.local)) for m in found])
+        return
+    dumps = json.dumps
+    conn.exec_driver_sql(
+        "INSERT INTO matches (item_id, profile_id, topic_id, score, terms, local) VALUES (?, ?, ?, ?, ?, ?)",
+        [(m.item_id, m.profile_id, m.topic_id, float(m.score), dumps(list(m.terms)), int(bool(m.local)))
+         for m in found])
+
+
 def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
+
+
+def _similar(a: str, b: str, at_least: float) -> bool:
+    """SequenceMatcher's ratio() >= at_least, with its cheap upper bounds tried first (same answer)."""
+    m = difflib.SequenceMatcher(None, a, b)
+    return m.real_quick_ratio() >= at_least and m.quick_ratio() >= at_least and m.ratio() >= at_least

@@ -8,7 +8,9 @@ a word in an item are folded the same way:
   multi-word term ever spans two sentences ("...rose. Hip..." is not "rose hip");
 * each word *folded* to a key: Porter2 (Snowball) stemming, which joins
   falls/fall and fractures/fracture, plus a few derivational folds it lacks
-  (frailty -> frail, midwifery/midwives -> midwife).
+  (frailty -> frail, midwifery/midwives -> midwife).  For *phrase* matching
+  (terms, exclusions, places) an -ing form keeps a key of its own (``hit_key``):
+  a term "falls" must not be found in "GP numbers keep falling".
 
 Stop words are kept in segments (a term may contain "in", "of") and dropped
 only when features for TF-IDF are built.
@@ -88,9 +90,16 @@ def segments(text: str) -> list[list[Token]]:
     return out
 
 
+def hit_key(word: str, key: str) -> str:
+    """The key a word is matched on in phrases: its fold, but -ing forms kept apart."""
+    if len(word) > 5 and (word.endswith("ing") or word.endswith("ings")):
+        return key + "~ing"
+    return key
+
+
 def term_key(term: str) -> tuple[str, ...]:
-    """A librarian's term as the sequence of folded words it must appear as."""
-    return tuple(key for seg in segments(term) for _, key in seg)
+    """A librarian's term as the sequence of words (hit keys) it must appear as."""
+    return tuple(hit_key(word, key) for seg in segments(term) for word, key in seg)
 
 
 def features(segs: list[list[Token]]) -> list[str]:

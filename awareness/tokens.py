@@ -3,11 +3,13 @@
 One secret, a different salt per purpose, so a token made for one purpose
 cannot be replayed for another.  Tokens are signed, not encrypted: anyone can
 read the payload, so it carries opaque ids (profile id, subscriber id, item id)
-and never an email address, except the confirm token (see below).
+and never an email address.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from datetime import timedelta
 
@@ -39,6 +41,16 @@ class Signer:
         self._unsubscribe = URLSafeTimedSerializer(secret, salt="awareness.unsubscribe")
         self._feedback = URLSafeTimedSerializer(secret, salt="awareness.feedback")
         self._confirm = URLSafeTimedSerializer(secret, salt="awareness.confirm")
+        self._csrf_key = hashlib.sha256(b"awareness.csrf\0" + secret.encode("utf-8")).digest()
+
+    # ----------------------------------------------------------------- csrf
+
+    def csrf_token(self, browser_nonce: str) -> str:
+        """The hidden form field that goes with a browser's CSRF cookie (web app forms)."""
+        return hmac.new(self._csrf_key, browser_nonce.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def check_csrf(self, browser_nonce: str, token: str) -> bool:
+        return bool(browser_nonce) and hmac.compare_digest(self.csrf_token(browser_nonce), token or "")
 
     # ---------------------------------------------------------- unsubscribe
 
@@ -68,11 +80,10 @@ class Signer:
 
     # -------------------------------------------------------------- confirm
 
-    def confirm_token(self, profile_id: str, email: str) -> str:
-        # The one token that carries an address: the person is not a subscriber yet,
-        # so there is no id to point at; the address being confirmed IS the payload.
-        # It only ever goes to that same address, and it expires after a week.
-        return self._confirm.dumps([profile_id, email])
+    def confirm_token(self, profile_id: str, ref: str) -> str:
+        # ``ref`` is the opaque key of a pending subscription (subscriptions.py),
+        # never the address being confirmed; the token expires after a week.
+        return self._confirm.dumps([profile_id, ref])
 
     def read_confirm(self, token: str,
                      max_age: timedelta | int | None = CONFIRM_MAX_AGE) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 import sys
 import zlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,13 +159,22 @@ _SAMPLE = [
 ]
 
 
+# What enrichment (issue 3) tells about some of them: type, organisation, a consultation's closing date.
+_DETAILS: dict[int, dict[str, object]] = {
+    101: {"pub_type": "guidance", "organisation": "NICE"},
+    102: {"pub_type": "research article", "organisation": "BMJ Open"},
+    104: {"pub_type": "statistics", "organisation": "Office for Health Improvement and Disparities"},
+    108: {"pub_type": "consultation", "organisation": "NICE", "closes": date(2026, 12, 14)},
+}
+
+
 def sample_matched() -> list[tuple[StoredItem, list[Match]]]:
     out = []
     for item_id, day, sources, title, summary, matches in _SAMPLE:
         slug = "-".join(w for w in title.lower().replace(":", "").replace(",", "").split()[:6] if w.isascii())
         item = StoredItem(id=item_id, guid=f"urn:sample:{item_id}", link=f"https://www.example.org/{slug}",
                           title=title, summary=summary, published=_at(day), first_seen=_at(day, 10),
-                          authors=[], tags=[], sources=sources)
+                          authors=[], tags=[], sources=sources, **_DETAILS.get(item_id, {}))
         out.append((item, [Match(item_id, "lancs-ph", t, s, terms) for t, s, terms in matches]))
     return out
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +186,37 @@ def test_the_explanation_names_each_reason_once() -> None:
     assert reasons[0] == "falls"
     assert "fall" not in reasons, "'fall' and 'falls' are the same reason"
     assert not any(r.startswith("falls ") and r != "falls prevention" for r in reasons)
+
+
+def test_a_plain_term_is_not_found_in_an_ing_form_but_an_ing_term_finds_the_plain_one() -> None:
+    profile = Profile(id="p", name="P", topics=[
+        Topic(id="falls", title="Falls", terms=["falls"]),
+        Topic(id="walking", title="Walking", terms=["walking"]),
+    ])
+    matcher = Matcher([profile])
+    assert "falls" not in matcher.explain("GP numbers keep falling", "", "p", "falls")
+    assert matcher.explain("A fall at home", "", "p", "falls")[0] == "falls"
+    assert matcher.explain("Walk to school week", "", "p", "walking")[0] == "walking"
+    assert matcher.explain("Walking to school", "", "p", "walking")[0] == "walking"
+
+
+def test_an_everyday_word_alone_is_not_enough_but_backed_by_the_topic_it_is() -> None:
+    # "falls" is a term of the example frailty profile, and an everyday verb: news that only
+    # uses the verb stays out.  IDF from a realistic stream (our labelled items).
+    from awareness.profiles import load_profile
+
+    root = Path(__file__).parents[1]
+    frailty = load_profile(root / "profiles" / "frailty.yaml")
+    lines = (root / "tests" / "data" / "labelled.jsonl").read_text(encoding="utf-8").splitlines()
+    stream = [f"{r['title']}. {r['summary']}" for r in map(json.loads, lines)]
+    matcher = Matcher([frailty], corpus=stream)
+    items = [item(1, "Retail sales fall for the second month", "Shoppers cut back on clothes and furniture."),
+             item(2, "Vacancies fall as recruitment picks up", "Trusts filled more posts this quarter."),
+             item(3, "Falls at home: a new service for older people",
+                  "A team visits people at home after a fall and offers strength and balance classes.")]
+    matches = matcher.score(items)
+    assert topics_of(matches, 1) == set()
+    assert topics_of(matches, 2) == set()
+    assert ("frailty", "falls") in topics_of(matches, 3)
+    # A term that is not an everyday word still matches on its own in a title.
+    assert ("frailty", "medicines") in topics_of(matcher.score([item(4, "Deprescribing: a guide")]), 4)

@@ -93,6 +93,7 @@ def world(tmp_path: Path, http_server: LoopbackHTTPServer, smtp_server: Loopback
         sender = "Awareness <awareness@example.org>"
         base_url = "https://awareness.example.org"
         fetch_allow = ["127.0.0.1"]
+        smtp_retry_for = 1
         """))
     return {"config": config, "http": http_server, "smtp": smtp_server, "dir": tmp_path}
 

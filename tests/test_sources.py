@@ -37,15 +37,18 @@ def test_a_list_of_sources_loads(tmp_path: Path) -> None:
           every: 30m
         - id: council-reports
           kind: spider
+          spider: listing           # spiders name their spider and carry its settings (issue 3)
           url: https://council.example/reports
           every: 1d
-          follow: "a.report"        # spiders keep settings of their own
+          item: li.report
+          title: "a::text"
+          link: "a::attr(href)"
         """)
     nice, council = load_sources(path)
     assert (nice.id, nice.label, nice.tags, nice.every) == ("nice-news", "NICE news", ("guidance", "nice"),
                                                             timedelta(minutes=30))
     assert council.kind == "spider" and council.every == timedelta(days=1)
-    assert council.model_extra == {"follow": "a.report"}
+    assert (council.spider, council.item, council.title, council.max_pages) == ("listing", "li.report", "a::text", 3)
 
 
 def test_the_list_may_sit_under_a_sources_key(tmp_path: Path) -> None:
@@ -205,7 +208,11 @@ EXISTING = """\
 # Local authority pages
 - id: council
   kind: spider
+  spider: listing
   url: https://council.example/reports
+  item: li.report
+  title: "a::text"
+  link: "a::attr(href)"
 """
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from ..config import Settings
+from ..crawl import override_settings
 from ..errors import ConfigError
 from ..pipeline import open_context, run
 from .server import DemoServer
@@ -43,9 +44,12 @@ def run_demo(workdir: Path, *, keep_db: bool = False) -> None:
         settings.sources.write_text(server.sources_yaml(), encoding="utf-8")
         click.echo(f"Serving {len(server.feeds)} demo feeds on http://127.0.0.1:{server.port}/ "
                    f"(plus one broken source, to show error reporting)")
+        click.echo(f"and one site without a feed ({server.site.data['name']}), read by the listing spider")
         ctx = open_context(settings)
         try:
-            report = run(ctx, force=True)
+            # The demo's spider source is our own server on loopback: no need for the polite delays.
+            with override_settings(DOWNLOAD_DELAY=0, AUTOTHROTTLE_ENABLED=False, DOWNLOAD_DELAY_JITTER=0):
+                report = run(ctx, force=True)
         finally:
             ctx.close()
 

@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 FEEDS_FILE = Path(__file__).with_name("feeds.yaml")
+SITE_FILE = Path(__file__).with_name("site.yaml")   # a site without a feed, for the listing spider
 BROKEN_PATH = "/feeds/demo-moved.xml"
 
 
@@ -81,11 +82,86 @@ def render_atom(feed: dict[str, Any], now: datetime, site: str) -> bytes:
     return "\n".join(out).encode("utf-8")
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _long_date(when: Any) -> str:
+    """'14 March 2027' in English whatever the locale."""
+    return f"{when.day} {_MONTHS[when.month - 1]} {when.year}"
+
+
+def load_demo_site(path: Path = SITE_FILE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as f:
+        return dict(yaml.safe_load(f))
+
+
+class DemoSite:
+    """A think tank with no feed: a paginated publications listing and a page per publication."""
+
+    PREFIX = "/site/"
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.entries = list(data["entries"])
+        self.per_page = int(data.get("per_page", 10))
+
+    def source_entry(self, origin: str) -> dict[str, Any]:
+        """The sources.yaml entry an admin would write for this site."""
+        return {"id": self.data["id"], "name": self.data["name"], "kind": "spider", "spider": "listing",
+                "url": f"{origin}{self.PREFIX}publications.html", "item": "article.publication",
+                "title": "h2 a::text", "link": "h2 a::attr(href)", "date": "time::attr(datetime)",
+                "summary": "p.standfirst::text", "next": "a[rel=next]::attr(href)", "max_pages": 3,
+                "tags": list(self.data.get("tags", []))}
+
+    def respond(self, path: str, now: datetime) -> tuple[int, str, bytes]:
+        name, _, query = path[len(self.PREFIX):].partition("?")
+        if name == "publications.html":
+            page = int(query.partition("page=")[2] or 1) if query.partition("page=")[2].isdigit() else 1
+            return 200, "text/html; charset=utf-8", self.listing(page, now)
+        for entry in self.entries:
+            if name == f"{entry['slug']}.html":
+                return 200, "text/html; charset=utf-8", self.document(entry, now)
+        return 404, "text/plain", b"not found"
+
+    def _closes(self, entry: dict[str, Any], now: datetime) -> str:
+        when = (now + timedelta(days=int(entry.get("closes_in_days", 0)))).date()
+        return _long_date(when)
+
+    def listing(self, page: int, now: datetime) -> bytes:
+        start = (page - 1) * self.per_page
+        chosen = self.entries[start:start + self.per_page]
+        cards = []
+        for i, entry in enumerate(chosen):
+            when = _item_time(now, entry.get("days_ago", 0), start + i)
+            summary = f'<p class="standfirst">{escape(entry["summary"])}</p>' if entry.get("summary") else ""
+            cards.append(f'<article class="publication"><h2><a href="{entry["slug"]}.html">{escape(entry["title"])}'
+                         f'</a></h2><time datetime="{when.date().isoformat()}">{_long_date(when)}</time>'
+                         f"{summary}</article>")
+        more = start + self.per_page < len(self.entries)
+        nav = f'<a rel="next" href="publications.html?page={page + 1}">Older publications</a>' if more else ""
+        return (f"<!doctype html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>Publications | "
+                f"{escape(self.data['name'])}</title></head><body><header><nav><a href=\"/\">Home</a></nav></header>"
+                f"<main><h1>Publications</h1>{''.join(cards)}<nav class=\"pager\">{nav}</nav></main>"
+                f"<footer><p>We use cookies to improve this site.</p></footer></body></html>").encode("utf-8")
+
+    def document(self, entry: dict[str, Any], now: datetime) -> bytes:
+        closes = self._closes(entry, now)
+        paragraphs = entry.get("body") or [entry.get("summary", "")]
+        body = "".join(f"<p>{escape(p.replace('{closes}', closes))}</p>" for p in paragraphs)
+        return (f"<!doctype html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>{escape(entry['title'])}"
+                f"</title></head><body><header><a href=\"#main\">Skip to main content</a><nav><a href=\"/\">Home</a> "
+                f"<a href=\"publications.html\">Publications</a></nav></header><main id=\"main\"><article>"
+                f"<h1>{escape(entry['title'])}</h1>{body}</article></main><footer><p>Copyright "
+                f"{escape(self.data['name'])}. All rights reserved.</p></footer></body></html>").encode("utf-8")
+
+
 class DemoServer:
     """A threaded HTTP server on 127.0.0.1 serving every demo feed at /feeds/<id>.xml."""
 
     def __init__(self, feeds: list[dict[str, Any]] | None = None) -> None:
         self.feeds = {f["id"]: f for f in (feeds if feeds is not None else load_demo_feeds())}
+        self.site = DemoSite(load_demo_site())
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,6 +189,8 @@ class DemoServer:
 
     def respond(self, path: str) -> tuple[int, str, bytes]:
         now = datetime.now(timezone.utc)
+        if path.startswith(DemoSite.PREFIX):
+            return self.site.respond(path, now)
         if path == BROKEN_PATH:
             page = b"<!doctype html><html><head><title>We have moved</title></head><body>Page moved.</body></html>"
             return 200, "text/html; charset=utf-8", page
@@ -131,6 +209,7 @@ class DemoServer:
         for feed in self.feeds.values():
             entries.append({"id": feed["id"], "name": feed["name"], "kind": "feed", "url": self.url(feed["id"]),
                             "tags": list(feed.get("tags", []))})
+        entries.append(self.site.source_entry(f"http://127.0.0.1:{self.port}"))
         entries.append({"id": "demo-moved", "name": "A source whose feed has moved (shows error reporting)",
                         "kind": "feed", "url": f"http://127.0.0.1:{self.port}{BROKEN_PATH}", "tags": ["demo"]})
         header = "# Written by `awareness demo`: the bundled demo feeds, served on 127.0.0.1.\n"

@@ -1,0 +1,245 @@
+"""What a profile would send, and what an edit to it would change, before anyone receives it.
+
+``preview_profile(ctx, profile, days=14)`` scores the stored items of the last
+``days`` against the profile as it is given (saved or not) and returns, per topic,
+the items it would send and the near-misses just under the threshold, each with
+its reasons.  ``diff_profiles(ctx, old, new, days=28)`` lists the items an edit
+would add and drop.  The web librarian page and ``awareness profiles preview|diff``
+both use these; ``to_dict()`` gives plain JSON-ready data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .classify import DEFAULT_THRESHOLD, Matcher
+from .feedback import feedback_summary, labelled_examples
+from .models import Profile, StoredItem
+from .place import PlaceFinder
+from .store import utcnow
+
+if TYPE_CHECKING:
+    from .pipeline import Context
+
+NEAR_MISS_MARGIN = 0.10     # how far under the threshold still counts as a near-miss
+NEAR_MISS_LIMIT = 10        # per topic, the closest first
+
+
+@dataclass
+class PreviewItem:
+    item_id: int
+    title: str
+    link: str
+    published: str                 # ISO 8601, UTC
+    score: float
+    terms: list[str]               # what contributed most
+    local: list[str]               # footprint names the item mentions
+    why: str                       # one line a librarian can read
+
+
+@dataclass
+class TopicPreview:
+    topic_id: str
+    title: str
+    threshold: float
+    would_send: list[PreviewItem] = field(default_factory=list)
+    near_misses: list[PreviewItem] = field(default_factory=list)
+    feedback: dict[str, int] = field(default_factory=dict)          # {"useful": n, "not_relevant": n}
+    change: dict[str, list[str]] = field(default_factory=dict)      # words gained / lost through feedback
+    learned: bool = False          # scored by its own model trained on feedback
+
+
+@dataclass
+class Preview:
+    profile_id: str
+    days: int
+    items_considered: int
+    topics: list[TopicPreview]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DiffItem:
+    topic_id: str
+    item_id: int
+    title: str
+    link: str
+    old_score: float
+    new_score: float
+    terms: list[str]               # reasons under the profile that matches it
+
+
+@dataclass
+class ProfileDiff:
+    profile_id: str
+    days: int
+    items_considered: int
+    added: list[DiffItem]
+    dropped: list[DiffItem]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _window(ctx: "Context", days: int, now: datetime | None) -> list[StoredItem]:
+    now = now or utcnow()
+    return ctx.store.items_since(now - timedelta(days=days))
+
+
+def _matcher(ctx: "Context", profile: Profile, items: list[StoredItem]) -> Matcher:
+    """Scored beside the other profiles, as the pipeline does, so IDF and scores agree with it."""
+    others = [p for p in ctx.profiles if p.id != profile.id]
+    return Matcher([*others, profile], corpus=[f"{i.title}. {i.summary}" for i in items],
+                   labelled=labelled_examples(ctx.store, profile.id))
+
+
+def _item(item: StoredItem, score: float, terms: tuple[str, ...], local: list[str], why: str) -> PreviewItem:
+    return PreviewItem(item.id, item.title, item.link, item.published.isoformat(), _shown(score),
+                       list(terms), local, why)
+
+
+def _shown(score: float) -> float:
+    """A score as shown, to two places: the same number in the list and in its reason."""
+    return round(score + 1e-9, 2)
+
+
+def preview_profile(ctx: "Context", profile: Profile, *, days: int = 14,
+                    now: datetime | None = None) -> Preview:
+    """Per topic: what would be sent (strongest first) and the near-misses, with reasons."""
+    items = _window(ctx, days, now)
+    topics = [TopicPreview(t.id, t.title, DEFAULT_THRESHOLD if t.threshold is None else t.threshold)
+              for t in profile.topics]
+    if not items:
+        return Preview(profile.id, days, 0, topics)
+    matcher = _matcher(ctx, profile, items)
+    texts = [(i.title, i.summary) for i in items]
+    scores = matcher.score_texts(texts)
+    unvetoed = matcher.score_texts(texts, veto_excluded=False)
+    places = PlaceFinder(profile.place)
+    summary = feedback_summary(ctx.store, profile.id)
+    learned = set(matcher.learned_topics)
+    for preview in topics:
+        j = matcher.topic_keys.index((profile.id, preview.topic_id))
+        threshold = float(matcher.thresholds[j])
+        preview.threshold = threshold
+        preview.feedback = summary.get(preview.topic_id, {"useful": 0, "not_relevant": 0})
+        preview.change = matcher.topic_change(profile.id, preview.topic_id)
+        preview.learned = (profile.id, preview.topic_id) in learned
+        column, raw = scores[:, j], unvetoed[:, j]
+        for i in np.argsort(-column, kind="stable"):
+            score = float(column[i])
+            if score <= 0.0 or score < threshold:
+                break
+            item = items[i]
+            terms = matcher.explain(item.title, item.summary, profile.id, preview.topic_id)
+            local = places.mentions(item.title, item.summary)
+            preview.would_send.append(_item(item, score, terms, local,
+                                            f"score {_shown(score):.2f} ≥ threshold {threshold:.2f}"))
+        preview.would_send.sort(key=lambda p: (not p.local, -p.score))
+        near: list[tuple[float, PreviewItem]] = []
+        for i in np.nonzero(raw >= threshold - NEAR_MISS_MARGIN)[0]:
+            item, score, before_veto = items[i], float(column[i]), float(raw[i])
+            if score >= threshold and score > 0:
+                continue                          # sent
+            terms = matcher.explain(item.title, item.summary, profile.id, preview.topic_id)
+            if score == 0.0 and before_veto >= threshold:
+                excluded = matcher.excluded_by(item.title, item.summary, profile.id, preview.topic_id)
+                why = (f"would score {_shown(before_veto):.2f} but contains the exclude term "
+                       f"'{', '.join(excluded) or '?'}'")
+            elif score == 0.0:
+                continue                          # excluded and weak anyway: not near
+            else:
+                why = f"score {_shown(score):.2f}, {threshold - score:.2f} under the threshold {threshold:.2f}"
+            near.append((before_veto, _item(item, score, terms, places.mentions(item.title, item.summary),
+                                             why)))
+        near.sort(key=lambda pair: -pair[0])
+        preview.near_misses = [p for _, p in near[:NEAR_MISS_LIMIT]]
+    return Preview(profile.id, days, len(items), topics)
+
+
+def diff_profiles(ctx: "Context", old_profile: Profile, new_profile: Profile, *, days: int = 28,
+                  now: datetime | None = None) -> ProfileDiff:
+    """Items (per topic) the new version would send that the old would not, and the reverse."""
+    items = _window(ctx, days, now)
+    if not items:
+        return ProfileDiff(new_profile.id, days, 0, [], [])
+    texts = [(i.title, i.summary) for i in items]
+    old = _matcher(ctx, old_profile, items)
+    new = _matcher(ctx, new_profile, items)
+    old_scores, new_scores = old.score_texts(texts), new.score_texts(texts)
+    old_sent, new_sent = old.predict_texts(texts), new.predict_texts(texts)
+    topic_ids = [t.id for t in new_profile.topics] + [t.id for t in old_profile.topics
+                                                       if t.id not in {t.id for t in new_profile.topics}]
+    added: list[DiffItem] = []
+    dropped: list[DiffItem] = []
+    for topic_id in topic_ids:
+        jo = old.topic_keys.index((old_profile.id, topic_id)) if (old_profile.id, topic_id) in old.topic_keys else None
+        jn = new.topic_keys.index((new_profile.id, topic_id)) if (new_profile.id, topic_id) in new.topic_keys else None
+        for i, item in enumerate(items):
+            was = jo is not None and bool(old_sent[i, jo])
+            now_sent = jn is not None and bool(new_sent[i, jn])
+            if was == now_sent:
+                continue
+            old_score = float(old_scores[i, jo]) if jo is not None else 0.0
+            new_score = float(new_scores[i, jn]) if jn is not None else 0.0
+            if now_sent:
+                terms = new.explain(item.title, item.summary, new_profile.id, topic_id)
+                added.append(DiffItem(topic_id, item.id, item.title, item.link, round(old_score, 3),
+                                      round(new_score, 3), list(terms)))
+            else:
+                terms = old.explain(item.title, item.summary, old_profile.id, topic_id)
+                dropped.append(DiffItem(topic_id, item.id, item.title, item.link, round(old_score, 3),
+                                        round(new_score, 3), list(terms)))
+    added.sort(key=lambda d: (topic_ids.index(d.topic_id), -d.new_score))
+    dropped.sort(key=lambda d: (topic_ids.index(d.topic_id), -d.old_score))
+    return ProfileDiff(new_profile.id, days, len(items), added, dropped)
+
+
+# ------------------------------------------------------------------ text for the command line
+
+def format_preview(preview: Preview) -> str:
+    lines = [f"Profile {preview.profile_id}: {preview.items_considered} items from the last "
+             f"{preview.days} days"]
+    for t in preview.topics:
+        lines.append("")
+        learned = ", scored by its own model trained on feedback" if t.learned else ""
+        lines.append(f"== {t.title} [{t.topic_id}]  threshold {t.threshold:.2f}{learned}")
+        if t.feedback and any(t.feedback.values()):
+            lines.append(f"   feedback: {t.feedback.get('useful', 0)} useful, "
+                         f"{t.feedback.get('not_relevant', 0)} not relevant")
+        if t.change.get("gained") or t.change.get("lost"):
+            lines.append(f"   feedback moved the topic: gained {', '.join(t.change['gained']) or '-'}; "
+                         f"lost {', '.join(t.change['lost']) or '-'}")
+        lines.append(f"   would send {len(t.would_send)}:" if t.would_send else "   would send nothing")
+        for p in t.would_send:
+            lines.append(_line(p))
+        if t.near_misses:
+            lines.append(f"   near-misses ({len(t.near_misses)}):")
+            for p in t.near_misses:
+                lines.append(_line(p))
+    return "\n".join(lines)
+
+
+def _line(p: PreviewItem) -> str:
+    local = f" [local: {', '.join(p.local)}]" if p.local else ""
+    terms = f"\n        matched: {', '.join(p.terms)}" if p.terms else ""
+    return f"   {p.score:5.2f}  {p.title}{local}\n        {p.why}{terms}"
+
+
+def format_diff(diff: ProfileDiff) -> str:
+    lines = [f"Profile {diff.profile_id}: {diff.items_considered} items from the last {diff.days} days; "
+             f"the edit adds {len(diff.added)} and drops {len(diff.dropped)}"]
+    for label, rows, sign in (("Added", diff.added, "+"), ("Dropped", diff.dropped, "-")):
+        if rows:
+            lines.append("")
+            lines.append(f"{label}:")
+            for d in rows:
+                terms = f"  (matched: {', '.join(d.terms)})" if d.terms else ""
+                lines.append(f" {sign} [{d.topic_id}] {d.title}  {d.old_score:.2f} -> {d.new_score:.2f}{terms}")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""Run history: every run, scheduled or ad hoc, leaves one row saying what it did.
+
+A row is written when the run starts (status "running"), so a run that dies
+half-way still shows up, and completed by ``finish_run`` with the figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from .store import Store, runs, utcnow
+
+TRIGGERS = ("schedule", "cli", "web")
+# running: in progress (or the process died); ok; failed: something could not be done;
+# stopped: SIGTERM ended it early (what was sent is recorded); error: it could not run at all.
+STATUSES = ("running", "ok", "failed", "stopped", "error")
+KEEP = timedelta(days=180)      # run history older than this is pruned weekly
+
+
+@dataclass
+class RunRecord:
+    id: int
+    trigger: str
+    who: str | None
+    profile: str | None
+    source: str | None
+    started: datetime
+    finished: datetime | None
+    status: str
+    sources_fetched: int = 0
+    sources_failed: int = 0
+    items_new: int = 0
+    matches: int = 0
+    bulletins_sent: int = 0
+    bulletins_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    fetch_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.finished is None else (self.finished - self.started).total_seconds()
+
+    def as_json(self) -> dict[str, Any]:
+        """The keys of `awareness runs --json` (one object per run)."""
+        return {
+            "id": self.id, "trigger": self.trigger, "who": self.who, "profile": self.profile,
+            "source": self.source, "started": self.started.isoformat(),
+            "finished": self.finished.isoformat() if self.finished else None, "status": self.status,
+            "sources_fetched": self.sources_fetched, "sources_failed": self.sources_failed,
+            "items_new": self.items_new, "matches": self.matches, "bulletins_sent": self.bulletins_sent,
+            "bulletins_failed": self.bulletins_failed, "errors": list(self.errors),
+        }
+
+
+def start_run(store: Store, *, trigger: str, who: str | None, profile: str | None,
+              source: str | None) -> int:
+    """Record a run as started; returns its id."""
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
+    with store.engine.begin() as conn:
+        return int(conn.execute(runs.insert().values(
+            trigger=trigger, who=who, profile=profile, source=source, started=utcnow(), status="running",
+            errors=[], fetch_errors={})).inserted_primary_key[0])
+
+
+def finish_run(store: Store, run_id: int, report_or_error: Any) -> None:
+    """Complete the row from a pipeline ``RunReport``, or from the exception (or text) that stopped the run."""
+    values: dict[str, Any] = {"finished": utcnow()}
+    if isinstance(report_or_error, (BaseException, str)):
+        values.update(status="error", errors=[_describe(report_or_error)])
+    else:
+        values.update(_figures(report_or_error))
+    with store.engine.begin() as conn:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+
+
+def _describe(error: BaseException | str) -> str:
+    if isinstance(error, str):
+        return error
+    return str(error) or type(error).__name__
+
+
+def _figures(report: Any) -> dict[str, Any]:
+    gather = report.gather
+    errors = [f"{sid}: {message}" for sid, message in gather.errors.items()]
+    errors += [str(problem) for problem in report.profile_errors]
+    errors += [f"{p.profile_id}: {e}" for p in report.profiles for e in p.errors]
+    sent = sum(p.sent for p in report.profiles)
+    failed = sum(p.failed for p in report.profiles)
+    if getattr(report, "stopped", False):
+        status = "stopped"
+    elif failed or gather.failed or report.profile_errors:
+        status = "failed"
+    else:
+        status = "ok"
+    return dict(status=status, sources_fetched=gather.fetched + gather.unchanged, sources_failed=gather.failed,
+                items_new=gather.new_items, matches=report.matched, bulletins_sent=sent, bulletins_failed=failed,
+                errors=errors, fetch_errors=dict(gather.errors))
+
+
+def _record(row: Any) -> RunRecord:
+    m = row._mapping
+    return RunRecord(id=m["id"], trigger=m["trigger"], who=m["who"], profile=m["profile"], source=m["source"],
+                     started=m["started"], finished=m["finished"], status=m["status"],
+                     sources_fetched=m["sources_fetched"], sources_failed=m["sources_failed"],
+                     items_new=m["items_new"], matches=m["matches"], bulletins_sent=m["bulletins_sent"],
+                     bulletins_failed=m["bulletins_failed"], errors=list(m["errors"] or []),
+                     fetch_errors=dict(m["fetch_errors"] or {}))
+
+
+def list_runs(store: Store, last: int = 20) -> list[RunRecord]:
+    """The most recent runs, newest first."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(last)).all()
+    return [_record(r) for r in rows]
+
+
+def get_run(store: Store, run_id: int) -> RunRecord | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+    return None if row is None else _record(row)
+
+
+def prune(store: Store, *, keep: timedelta = KEEP) -> int:
+    """Forget runs that finished long ago (the scheduler does this weekly); returns how many."""
+    with store.engine.begin() as conn:
+        return int(conn.execute(runs.delete().where(runs.c.finished < utcnow() - keep)).rowcount or 0)
+
+
+def last_successful_run(store: Store) -> datetime | None:
+    """When the last run that completed without failures finished."""
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(runs.c.finished)).where(runs.c.status == "ok")).scalar_one()
+
+
+def format_table(records: list[RunRecord]) -> str:
+    """`awareness runs`: one line per run, newest first."""
+    if not records:
+        return "No runs recorded yet."
+    head = f"{'id':>5}  {'trigger':<8} {'started (UTC)':<16}  {'took':>6}  {'status':<8} {'fetched':>7} " \
+           f"{'failed':>6} {'new':>5} {'sent':>5} {'unsent':>6}  for"
+    lines = [head]
+    for r in records:
+        took = "-" if r.duration_s is None else f"{r.duration_s:.0f}s"
+        scope = ", ".join(x for x in (f"profile {r.profile}" if r.profile else "",
+                                      f"source {r.source}" if r.source else "") if x) or "all"
+        who = f" by {r.who}" if r.who else ""
+        lines.append(f"{r.id:>5}  {r.trigger:<8} {r.started:%Y-%m-%d %H:%M}  {took:>6}  {r.status:<8} "
+                     f"{r.sources_fetched:>7} {r.sources_failed:>6} {r.items_new:>5} {r.bulletins_sent:>5} "
+                     f"{r.bulletins_failed:>6}  {scope}{who}")
+    return "\n".join(lines)
+
+
+def format_details(r: RunRecord) -> str:
+    """`awareness runs show ID`."""
+    rows = [
+        ("run", str(r.id)), ("trigger", r.trigger + (f" by {r.who}" if r.who else "")),
+        ("profile", r.profile or "all"), ("source", r.source or "all"),
+        ("started", f"{r.started:%Y-%m-%d %H:%M:%S} UTC"),
+        ("finished", f"{r.finished:%Y-%m-%d %H:%M:%S} UTC" if r.finished else "not finished"),
+        ("status", r.status),
+        ("sources", f"{r.sources_fetched} fetched, {r.sources_failed} failed"),
+        ("items", f"{r.items_new} new, {r.matches} matches"),
+        ("bulletins", f"{r.bulletins_sent} sent, {r.bulletins_failed} not sent"),
+    ]
+    out = [f"{k:<10} {v}" for k, v in rows]
+    if r.errors:
+        out.append("errors:")
+        out += [f"  ! {e}" for e in r.errors]
+    return "\n".join(out)

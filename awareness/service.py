@@ -1,0 +1,170 @@
+"""Runs as a service: recorded runs (CLI, web, schedule) and `awareness serve`.
+
+Every run goes through ``run_recorded`` so that it leaves a row in the run
+history whatever triggers it.  ``serve`` holds the one-scheduler-per-database
+lock, runs the scheduler, serves the web app when it is installed, and on
+SIGTERM lets the message being sent finish before it stops.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from . import pipeline, runlog
+from .config import Settings
+from .errors import UnknownName
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def _validate(ctx: pipeline.Context, profile: str | None, source: str | None) -> None:
+    if profile:
+        ctx.profile(profile)
+    if source and source not in {s.id for s in ctx.sources}:
+        raise UnknownName(f"no source '{source}' in {ctx.settings.sources}")
+
+
+def _execute(ctx: pipeline.Context, run_id: int, *, force: bool, profile: str | None,
+             source: str | None, progress: Any = None) -> pipeline.RunReport:
+    try:
+        report = pipeline.run(ctx, force=force, profile=profile, source=source, progress=progress)
+    except BaseException as e:
+        runlog.finish_run(ctx.store, run_id, e)
+        raise
+    runlog.finish_run(ctx.store, run_id, report)
+    return report
+
+
+def run_recorded(settings: Settings, *, trigger: str, who: str | None, profile: str | None = None,
+                 source: str | None = None, force: bool = True, progress: Any = None
+                 ) -> tuple[int, pipeline.RunReport]:
+    """One run, start to end, in the calling thread; returns (run id, report)."""
+    ctx = pipeline.open_context(settings)
+    try:
+        _validate(ctx, profile, source)   # a typo is an error for the person, not a failed run
+        run_id = runlog.start_run(ctx.store, trigger=trigger, who=who, profile=profile, source=source)
+        return run_id, _execute(ctx, run_id, force=force, profile=profile, source=source, progress=progress)
+    finally:
+        ctx.close()
+
+
+def run_from_cli(settings: Settings, *, force: bool, profile: str | None, source: str | None
+                 ) -> tuple[int, pipeline.RunReport]:
+    """`awareness run`: recorded with trigger "cli"; SIGTERM ends it after the message in flight."""
+    previous = _on_sigterm(lambda: logger.warning("SIGTERM: finishing the message in flight, then stopping"))
+    try:
+        return run_recorded(settings, trigger="cli", who=_user(), profile=profile, source=source, force=force)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def trigger_run(settings: Settings, *, profile: str | None = None, source: str | None = None,
+                trigger: str = "web", who: str | None = None) -> int:
+    """Record an ad hoc run and start it in the background; returns its id at once.
+
+    Unknown profile or source ids raise UnknownName here, before anything is recorded.
+    """
+    ctx = pipeline.open_context(settings)
+    try:
+        _validate(ctx, profile, source)
+        run_id = runlog.start_run(ctx.store, trigger=trigger, who=who, profile=profile, source=source)
+    except BaseException:
+        ctx.close()
+        raise
+
+    def work() -> None:
+        try:
+            _execute(ctx, run_id, force=True, profile=profile, source=source)
+        except Exception:
+            logger.exception("run %d failed", run_id)
+        finally:
+            ctx.close()
+
+    threading.Thread(target=work, name=f"awareness-run-{run_id}", daemon=True).start()
+    return run_id
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def _on_sigterm(also: Any = None) -> Any:
+    """Ask the pipeline to stop after the current message; returns the previous handler (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        pipeline.STOP.set()
+        if also is not None:
+            also()
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+# ---------------------------------------------------------------- serve
+
+def _web_app(settings: Settings) -> Any:
+    """The web app when it is part of this installation, else None (the scheduler runs alone)."""
+    try:
+        from .web import create_app  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return create_app(settings)
+
+
+def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """`awareness serve`: the scheduler, plus the web app when present, until SIGTERM or Ctrl-C."""
+    from . import logs
+    from .locks import SchedulerLock
+    from .scheduler import Scheduler
+
+    logs.configure(settings.log_format, logging.getLogger().level or logging.INFO)
+    store = Store(settings.database_url)
+    lock = SchedulerLock(store)
+    try:
+        lock.acquire()
+    except BaseException:
+        store.close()
+        raise
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            return
+        logger.info("%s: finishing the work in progress, then stopping", signal.Signals(signum).name)
+        pipeline.STOP.set()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler = Scheduler(settings, store)
+    try:
+        scheduler.start()
+        app = _web_app(settings)
+        if app is not None and not stop.is_set():
+            import uvicorn
+
+            logger.info("serving the web app on http://%s:%d", host, port)
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+            server.run()   # returns on SIGTERM / SIGINT (uvicorn handles them while it runs)
+        else:
+            logger.info("the web app is not installed; running the scheduler alone")
+            while not stop.wait(1.0):
+                pass
+    finally:
+        pipeline.STOP.set()
+        scheduler.shutdown()
+        lock.release()
+        store.close()
+        logger.info("stopped")
+        sys.stderr.flush()

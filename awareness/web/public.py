@@ -1,0 +1,217 @@
+"""Pages for readers (no login): a profile's page and subscription, confirm,
+unsubscribe, topic choice, feedback, and the archive with its downloads.
+
+Every link from an email carries a signed token (tokens.py) with an opaque id.
+Nothing changes on a GET except recording feedback, which is harmless to
+repeat; unsubscribing needs a POST (RFC 8058 one-click, or the landing page's
+button) so that link scanners cannot unsubscribe anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import archive, exports, subscriptions
+from ..deliver import open_transport
+from ..errors import DeliveryError
+from ..store import utcnow
+from ..tokens import BadToken, ExpiredToken
+from .core import Web
+
+logger = logging.getLogger(__name__)
+
+VERDICT_WORDS = {"useful": "useful", "not-relevant": "not relevant"}
+
+
+def routes(web: Web) -> list[Route]:
+    # ------------------------------------------------------------ profile pages
+
+    async def home(request: Request) -> Response:
+        return web.render(request, "home.html.j2", profiles=web.profiles())
+
+    async def profile_page(request: Request) -> Response:
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        return web.render(request, "profile.html.j2", profile=profile,
+                          bulletins=archive.list_pages(web.store, profile.id, limit=5), error=None, email="")
+
+    async def subscribe(request: Request) -> Response:
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        form = await web.checked_form(request)
+        email = str(form.get("email", "")).strip()
+        known = {t.id for t in profile.topics}
+        topics = [t for t in form.getlist("topic") if t in known]
+        if not subscriptions.valid_email(email):
+            return web.render(request, "profile.html.j2", status=400, profile=profile, email=email,
+                              bulletins=archive.list_pages(web.store, profile.id, limit=5),
+                              error="Enter an email address in the correct format, like name@example.nhs.uk")
+        if len(topics) == len(known):
+            topics = []   # every topic, including any the librarian adds later
+        ref = subscriptions.request_subscription(web.store, profile_id=profile.id, email=email, topics=topics)
+        url = subscriptions.confirm_url(web.settings, web.signer, profile.id, ref)
+        message = subscriptions.confirmation_message(web.settings, web.composer, profile, email, url)
+        try:
+            await run_in_threadpool(_send_one, web, message)
+        except DeliveryError as e:
+            logger.error("confirmation email to a new subscriber of %s failed: %s", profile.id, e)
+            subscriptions.forget_pending(web.store, ref)
+            return web.message(request, "We could not send the confirmation email",
+                               "Nothing has been changed. Please try again in a few minutes.", status=503)
+        return web.render(request, "check_email.html.j2", profile=profile, email=email,
+                          days=int(subscriptions.CONFIRM_MAX_AGE / timedelta(days=1)))
+
+    # ------------------------------------------------------------ confirm
+
+    def read_confirm(request: Request) -> tuple[str, str]:
+        try:
+            return web.signer.read_confirm(request.path_params["token"])
+        except ExpiredToken:
+            raise HTTPException(410, "This confirmation link has expired. Subscribe again to get a new one.")
+        except BadToken:
+            raise HTTPException(400, "This confirmation link is not valid. Check that you copied all of it, "
+                                     "or subscribe again.")
+
+    async def confirm_page(request: Request) -> Response:
+        profile_id, _ = read_confirm(request)
+        profile = web.profile_or_404(profile_id)
+        return web.render(request, "confirm.html.j2", profile=profile, done=None)
+
+    async def confirm_post(request: Request) -> Response:
+        profile_id, ref = read_confirm(request)
+        await web.checked_form(request)
+        profile = web.profile_or_404(profile_id)
+        done = subscriptions.confirm(web.store, ref, profile_id)
+        manage = None
+        if done is not None:
+            manage = f"/preferences/{web.signer.unsubscribe_token(profile_id, done.subscriber_id)}"
+        return web.render(request, "confirm.html.j2", profile=profile, done=done is not None, manage=manage)
+
+    # ------------------------------------------------------------ unsubscribe and topic choice
+
+    def read_unsubscribe(request: Request) -> tuple[str, int]:
+        try:
+            return web.signer.read_unsubscribe(request.path_params["token"])
+        except BadToken:
+            raise HTTPException(400, "This unsubscribe link is not valid. Check that you copied all of it, "
+                                     "or reply to the bulletin and ask to be taken off the list.")
+
+    async def unsubscribe_page(request: Request) -> Response:
+        profile_id, subscriber_id = read_unsubscribe(request)
+        profile = web.profile_or_404(profile_id)
+        subscribed = subscriptions.is_subscribed(web.store, profile_id, subscriber_id)
+        return web.render(request, "unsubscribe.html.j2", profile=profile, subscribed=subscribed, done=False,
+                          token=request.path_params["token"])
+
+    async def unsubscribe_post(request: Request) -> Response:
+        # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click" with no cookies; the signed
+        # token in the address is the authority, so no CSRF token is asked for here.
+        profile_id, subscriber_id = read_unsubscribe(request)
+        profile = web.profile_or_404(profile_id)
+        subscriptions.unsubscribe(web.store, profile_id, subscriber_id)
+        return web.render(request, "unsubscribe.html.j2", profile=profile, subscribed=False, done=True,
+                          token=request.path_params["token"])
+
+    async def preferences(request: Request) -> Response:
+        profile_id, subscriber_id = read_unsubscribe(request)
+        profile = web.profile_or_404(profile_id)
+        if not subscriptions.is_subscribed(web.store, profile_id, subscriber_id):
+            return web.message(request, "You are not subscribed",
+                               f"This address is not subscribed to {profile.name}.", status=404)
+        saved = False
+        if request.method == "POST":
+            form = await web.checked_form(request)
+            known = {t.id for t in profile.topics}
+            topics = [t for t in form.getlist("topic") if t in known]
+            if not topics:
+                return web.render(request, "preferences.html.j2", status=400, profile=profile, chosen=set(),
+                                  saved=False, token=request.path_params["token"],
+                                  error="Choose at least one topic, or unsubscribe instead.")
+            subscriptions.set_topics(web.store, subscriber_id, [] if set(topics) == known else topics)
+            saved = True
+        chosen = subscriptions.chosen_topics(web.store, subscriber_id) or {t.id for t in profile.topics}
+        return web.render(request, "preferences.html.j2", profile=profile, chosen=chosen, saved=saved,
+                          token=request.path_params["token"], error=None)
+
+    # ------------------------------------------------------------ feedback
+
+    async def feedback(request: Request) -> Response:
+        # Whatever else the address carries (?next=, ?url=...) is ignored: this page never redirects.
+        try:
+            profile_id, subscriber_id, item_id, verdict = web.signer.read_feedback(request.path_params["token"])
+        except ExpiredToken:
+            raise HTTPException(410, "This feedback link has expired; thank you all the same.")
+        except BadToken:
+            raise HTTPException(400, "This feedback link is not valid. Check that you copied all of it.")
+        profile = web.profile_or_404(profile_id)
+        items = web.store.get_items([item_id])
+        if not items:
+            raise HTTPException(404, "That item is no longer held.")
+        from ..feedback import record_feedback
+        record_feedback(web.store, profile_id=profile_id, topic_id=None, item_id=item_id,   # its matched topic
+                        subscriber_id=subscriber_id, verdict=verdict.replace("-", "_"))
+        return web.render(request, "feedback.html.j2", profile=profile, item=items[0],
+                          verdict=VERDICT_WORDS[verdict])
+
+    # ------------------------------------------------------------ archive and downloads
+
+    async def bulletin_list(request: Request) -> Response:
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        return web.render(request, "bulletins.html.j2", profile=profile,
+                          bulletins=archive.list_pages(web.store, profile.id))
+
+    def page_or_404(request: Request) -> archive.ArchivedBulletin:
+        page = archive.get_page(web.store, int(request.path_params["page_id"]))
+        if page is None or page.profile_id != request.path_params["profile_id"]:
+            raise HTTPException(404, "There is no such bulletin in the archive.")
+        return page
+
+    async def bulletin_page(request: Request) -> Response:
+        page = page_or_404(request)
+        return web.render(request, "bulletin.html.j2", page=page)
+
+    async def bulletin_ris(request: Request) -> Response:
+        page = page_or_404(request)
+        return Response(exports.bulletin_ris(page), media_type="application/x-research-info-systems",
+                        headers={"Content-Disposition": f'attachment; filename="{exports.file_stem(page)}.ris"'})
+
+    async def bulletin_csv(request: Request) -> Response:
+        page = page_or_404(request)
+        return Response(exports.bulletin_csv(page), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{exports.file_stem(page)}.csv"'})
+
+    async def feed(request: Request) -> Response:
+        ctx = web.context()
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        body = exports.profile_atom(ctx, profile, base_url=web.base, now=utcnow())
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    return [
+        Route("/", home),
+        Route("/profiles/{profile_id}", profile_page),
+        Route("/profiles/{profile_id}/subscribe", subscribe, methods=["POST"]),
+        Route("/profiles/{profile_id}/bulletins", bulletin_list),
+        Route("/profiles/{profile_id}/bulletins/{page_id:int}", bulletin_page),
+        Route("/profiles/{profile_id}/bulletins/{page_id:int}.ris", bulletin_ris),
+        Route("/profiles/{profile_id}/bulletins/{page_id:int}.csv", bulletin_csv),
+        Route("/profiles/{profile_id}/feed.atom", feed),
+        Route("/confirm/{token}", confirm_page, methods=["GET"]),
+        Route("/confirm/{token}", confirm_post, methods=["POST"]),
+        Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
+        Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
+        Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
+        Route("/feedback/{token}", feedback, methods=["GET"]),
+    ]
+
+
+def _send_one(web: Web, message: object) -> None:
+    transport = open_transport(web.settings)
+    try:
+        transport.send(message)  # type: ignore[arg-type]
+    finally:
+        transport.close()

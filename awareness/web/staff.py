@@ -1,0 +1,215 @@
+"""Pages behind a login: librarians tune profiles, admins watch sources and runs.
+
+Also the machine endpoints: ``POST /admin/runs`` (bearer token, JSON),
+``GET /healthz`` and ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .. import archive, subscriptions
+from ..errors import AwarenessError
+from ..store import item_sources, utcnow
+from ..users import authenticate, end_session, login_wait, record_login, start_session
+from . import editor
+from .core import CSRF_COOKIE, SESSION_COOKIE, Web, see_other
+
+logger = logging.getLogger(__name__)
+
+
+def _safe_next(value: str) -> str:
+    """Only a path on this site: never //host or https://host."""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/librarian"
+    return value
+
+
+def _items_last_week(web: Web) -> dict[str, int]:
+    """New items per source over the last seven days."""
+    since = utcnow() - timedelta(days=7)
+    q = (sa.select(item_sources.c.source_id, sa.func.count()).where(item_sources.c.first_seen >= since)
+         .group_by(item_sources.c.source_id))
+    with web.store.engine.connect() as conn:
+        return {source_id: int(n) for source_id, n in conn.execute(q)}
+
+
+def routes(web: Web) -> list[Route]:
+    # ------------------------------------------------------------ login
+
+    async def login(request: Request) -> Response:
+        nxt = _safe_next(request.query_params.get("next", "/librarian"))
+        if request.method == "GET":
+            return web.render(request, "login.html.j2", next=nxt, error=None, email="")
+        form = await web.checked_form(request)
+        email = str(form.get("email", "")).strip().lower()
+        client = request.client.host if request.client else "unknown"
+        wait = login_wait(web.store, email, client)
+        if wait:
+            refused = web.render(request, "login.html.j2", status=429, next=nxt, email=email,
+                                 error=f"Too many failed attempts. Wait {max(1, wait // 60)} minutes and try again.")
+            refused.headers["Retry-After"] = str(wait)
+            return refused
+        user = await run_in_threadpool(authenticate, web.store, email, str(form.get("password", "")))
+        record_login(web.store, email, client, user is not None)
+        if user is None:
+            return web.render(request, "login.html.j2", status=401, next=nxt, email=email,
+                              error="The email address or password is not right.")
+        key = start_session(web.store, user)
+        nxt = _safe_next(str(form.get("next", nxt)))
+        if nxt.startswith("/admin") and not user.is_admin:
+            nxt = "/librarian"
+        response = see_other(nxt)
+        response.set_cookie(SESSION_COOKIE, key, httponly=True, samesite="strict", secure=web.secure_cookies,
+                            path="/", max_age=12 * 3600)
+        response.delete_cookie(CSRF_COOKIE, path="/")   # a fresh CSRF nonce after login
+        logger.info("%s logged in (%s)", user.email, user.role)
+        return response
+
+    async def logout(request: Request) -> Response:
+        await web.checked_form(request)
+        end_session(web.store, request.cookies.get(SESSION_COOKIE, ""))
+        response = see_other("/")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # ------------------------------------------------------------ librarian
+
+    async def librarian(request: Request) -> Response:
+        web.require(request)
+        ctx = web.context()
+        return web.render(request, "librarian.html.j2", profiles=ctx.profiles, problems=ctx.profile_errors)
+
+    async def librarian_profile(request: Request) -> Response:
+        web.require(request)
+        ctx = web.context()
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        from ..feedback import feedback_summary
+        from ..preview import preview_profile
+        preview = await run_in_threadpool(preview_profile, ctx, profile)
+        return web.render(request, "librarian_profile.html.j2", profile=profile, preview=preview,
+                          bulletins=archive.list_pages(web.store, profile.id, limit=10),
+                          feedback=feedback_summary(web.store, profile.id),
+                          judged=request.query_params.get("judged"))
+
+    async def judge(request: Request) -> Response:
+        user = web.require(request)
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        form = await web.checked_form(request)
+        try:
+            item_id = int(str(form.get("item_id", "")))
+        except ValueError:
+            raise HTTPException(400, "No item was named.")
+        topic_id = str(form.get("topic_id", ""))
+        if topic_id not in {t.id for t in profile.topics}:
+            raise HTTPException(400, "That topic is not in this profile.")
+        include = form.get("verdict") == "include"
+        from ..feedback import record_judgement
+        record_judgement(web.store, profile_id=profile.id, topic_id=topic_id, item_id=item_id, include=include,
+                         who=user.email)
+        return see_other(f"/librarian/{profile.id}?judged={item_id}#item-{item_id}-{topic_id}")
+
+    async def edit(request: Request) -> Response:
+        web.require(request)
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        if request.method == "GET":
+            text = editor.read(profile)
+            return web.render(request, "editor.html.j2", profile=profile, text=text, errors=[], diff=None,
+                              saved=request.query_params.get("saved"))
+        form = await web.checked_form(request)
+        text = str(form.get("yaml", "")).replace("\r\n", "\n")
+        result = await run_in_threadpool(editor.check, web.context(), profile, text)
+        if result.errors or form.get("action") != "save":
+            return web.render(request, "editor.html.j2", status=400 if result.errors else 200, profile=profile,
+                              text=text, errors=result.errors, diff=result.diff, saved=None)
+        editor.save(profile, text)
+        return see_other(f"/librarian/{profile.id}/edit?saved=1")
+
+    # ------------------------------------------------------------ admin
+
+    async def admin(request: Request) -> Response:
+        web.require(request, "admin")
+        ctx = web.context()
+        from ..runlog import list_runs
+        counts = {p.id: subscriptions.subscriber_count(web.store, p) for p in ctx.profiles}
+        return web.render(request, "admin.html.j2", profiles=ctx.profiles, counts=counts,
+                          sources=web.store.source_states(), runs=list_runs(web.store, last=20),
+                          week=_items_last_week(web),
+                          started=request.query_params.get("started"))
+
+    async def admin_run(request: Request) -> Response:
+        user = web.require(request, "admin")
+        form = await web.checked_form(request)
+        profile = str(form.get("profile", "")) or None
+        if profile:
+            web.profile_or_404(profile)
+        from ..service import trigger_run
+        run_id = await run_in_threadpool(lambda: trigger_run(web.settings, profile=profile, trigger="web",
+                                                             who=user.email))
+        return see_other(f"/admin?started={run_id}")
+
+    # ------------------------------------------------------------ machine endpoints
+
+    async def runs_api(request: Request) -> Response:
+        token = web.settings.admin_token
+        given = request.headers.get("authorization", "")
+        if not token or not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].strip(), token):
+            return JSONResponse({"error": "a valid 'Authorization: Bearer <admin_token>' header is needed"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        if not isinstance(body, dict) or set(body) - {"profile", "source"}:
+            return JSONResponse({"error": "the body may only have 'profile' and 'source'"}, status_code=400)
+        profile, source = body.get("profile"), body.get("source")
+        ctx = web.context()
+        if profile is not None and profile not in {p.id for p in ctx.profiles}:
+            return JSONResponse({"error": f"no profile '{profile}'"}, status_code=404)
+        if source is not None and source not in {s.id for s in ctx.sources}:
+            return JSONResponse({"error": f"no source '{source}'"}, status_code=404)
+        from ..service import trigger_run
+        try:
+            run_id = await run_in_threadpool(lambda: trigger_run(web.settings, profile=profile, source=source,
+                                                                 trigger="web", who="admin API"))
+        except AwarenessError as e:
+            return JSONResponse({"error": str(e)}, status_code=409)
+        return JSONResponse({"run": run_id}, status_code=202, headers={"Location": f"/admin/runs/{run_id}"})
+
+    async def healthz(request: Request) -> Response:
+        try:
+            web.store.source_states([])
+        except Exception as e:  # the database is unreachable: say so, do not crash
+            return JSONResponse({"status": "error", "error": type(e).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        from ..metrics import CONTENT_TYPE, render_metrics
+        return PlainTextResponse(render_metrics(web.store), media_type=CONTENT_TYPE)
+
+    return [
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/librarian", librarian),
+        Route("/librarian/{profile_id}", librarian_profile),
+        Route("/librarian/{profile_id}/judge", judge, methods=["POST"]),
+        Route("/librarian/{profile_id}/edit", edit, methods=["GET", "POST"]),
+        Route("/admin", admin),
+        Route("/admin/run", admin_run, methods=["POST"]),
+        Route("/admin/runs", runs_api, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+    ]

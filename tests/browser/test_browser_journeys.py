@@ -1,0 +1,291 @@
+"""The web app in a real browser: Debian's headless Chromium driven by Playwright
+against uvicorn on 127.0.0.1, mail caught by a real SMTP server.
+
+    a reader: subscribe -> confirm from the email -> receive a bulletin -> view in
+              browser -> "not relevant" -> unsubscribe in one click
+    a librarian: log in -> edit a profile term -> see the preview change -> save
+
+Every page is screenshotted into var/screenshots/ (kept as test artefacts; the
+best are copied to docs/ for the README) and audited with axe-core: no serious
+or critical violations allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import ROOT, chromium_path, need_system
+from screenshot import CHROMIUM_ARGS
+from servers import LoopbackHTTPServer, LoopbackSMTPServer
+from webworld import PASSWORD, Site, build_site, close_site
+
+pytestmark = pytest.mark.chromium
+
+SHOTS = ROOT / "var" / "screenshots"
+
+
+class LiveServer:
+    """uvicorn serving the app on a free loopback port, in a thread."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live(tmp_path: Path, http_server: LoopbackHTTPServer,
+         smtp_server: LoopbackSMTPServer) -> Iterator[tuple[Site, str]]:
+    need_system("Chromium", chromium_path() is not None)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    site = build_site(tmp_path, http_server, smtp_server, base_url=base)
+    with LiveServer(site.app, port):
+        yield site, base
+    close_site(site)
+
+
+@pytest.fixture
+def page(live: tuple[Site, str]) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1024, "height": 768}, java_script_enabled=False)
+            p = context.new_page()
+            # Only our own server: a page that needs anything else would show it here as a failure.
+            p.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), lambda route: route.abort())
+            yield p
+        finally:
+            browser.close()
+
+
+class Audit:
+    """Screenshots every page and runs axe-core on it (in a second, script-enabled context:
+    our pages run with JavaScript off, but axe is JavaScript)."""
+
+    def __init__(self, page: Any, name_prefix: str) -> None:
+        self.page = page
+        self.prefix = name_prefix
+        self.problems: list[str] = []
+        SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def look(self, name: str) -> Path:
+        out = SHOTS / f"{self.prefix}-{name}.png"
+        self.page.screenshot(path=str(out), full_page=True)
+        self._axe(name)
+        return out
+
+    def _axe(self, name: str) -> None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        html = self.page.content()
+        url = self.page.url
+        browser = self.page.context.browser
+        ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+        try:
+            p = ctx.new_page()
+            base = url.split("/", 3)[:3]
+            css_url = "/".join(base) + "/static/awareness.css"
+            p.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), lambda route: route.abort())
+            p.goto(css_url)
+            p.set_content(html.replace('href="/static/awareness.css"', f'href="{css_url}"'), wait_until="load")
+            results = Axe().run(p)
+        finally:
+            ctx.close()
+        for v in results.response["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                targets = "; ".join(", ".join(n["target"]) for n in v["nodes"][:3])
+                self.problems.append(f"{name}: {v['id']} ({v['impact']}): {v['help']} — {targets}")
+
+
+def _in_thread(fn: Any) -> None:
+    """Playwright's sync API keeps an event loop running in this thread; the pipeline needs its own."""
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            fn()
+        except BaseException as e:  # re-raised below
+            errors.append(e)
+
+    t = threading.Thread(target=call)
+    t.start()
+    t.join(60)
+    if errors:
+        raise errors[0]
+
+
+def _link(message: Any, pattern: str) -> str:
+    html = message.get_body(preferencelist=("html",)).get_content()
+    for href in re.findall(r'href="([^"]+)"', html):
+        if re.search(pattern, href):
+            return href.replace("&amp;", "&")
+    raise AssertionError(f"no link matching {pattern} in the email")
+
+
+def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: tuple[Site, str], page: Any) -> None:
+    from awareness.store import match_feedback, subscribers
+
+    site, base = live
+    audit = Audit(page, "reader")
+    page.goto(f"{base}/")
+    audit.look("home")
+    page.get_by_role("link", name="Public Health Team").click()
+    audit.look("profile")
+
+    page.get_by_label("Email address").fill("not an address")
+    page.get_by_role("button", name="Subscribe").click()
+    assert page.get_by_role("alert").is_visible()
+    audit.look("profile-error")
+
+    page.get_by_label("Email address").fill("reader@trust.example.nhs.uk")
+    page.get_by_label("Maternity and perinatal care").uncheck()
+    page.get_by_role("button", name="Subscribe").click()
+    assert page.get_by_role("heading", name="Check your email").is_visible()
+    audit.look("check-email")
+
+    confirmation = site.mails_to("reader@trust.example.nhs.uk")
+    assert len(confirmation) == 1
+    page.goto(_link(confirmation[0], r"/confirm/"))
+    audit.look("confirm")
+    page.get_by_role("button", name="Confirm subscription").click()
+    assert page.get_by_role("heading", name="Subscription confirmed").is_visible()
+    audit.look("confirmed")
+
+    _in_thread(site.run)                          # the next bulletin goes out
+    mails = site.mails_to("reader@trust.example.nhs.uk")
+    assert len(mails) == 2
+    bulletin = mails[-1]
+    text = bulletin.get_body(preferencelist=("plain",)).get_content()
+    assert "Preventing falls in older people" in text and "Maternity and neonatal" not in text
+
+    page.goto(_link(bulletin, r"/bulletins/\d+"))    # "View in browser"
+    assert page.get_by_role("heading", name="Frailty and older people").is_visible()
+    audit.look("bulletin")
+    page.goto(f"{base}/profiles/ph-team/bulletins")
+    audit.look("archive")
+
+    page.goto(_link(bulletin, r"/feedback/"))        # the first item's "Useful"
+    html = bulletin.get_body(preferencelist=("html",)).get_content()
+    not_relevant = re.findall(r'href="([^"]*/feedback/[^"]+)"', html)[1]
+    page.goto(not_relevant)
+    assert page.get_by_role("heading", name="Thank you for your feedback").is_visible()
+    assert "not relevant" in page.content()
+    audit.look("feedback")
+    with site.store.engine.connect() as conn:
+        verdicts = [r.verdict for r in conn.execute(sa.select(match_feedback))]
+    assert verdicts == ["not_relevant"]
+
+    page.goto(_link(bulletin, r"/unsubscribe/"))
+    audit.look("unsubscribe")
+    with site.store.engine.connect() as conn:
+        assert conn.execute(sa.select(subscribers.c.id).where(
+            subscribers.c.email == "reader@trust.example.nhs.uk")).first(), "opening the page changes nothing"
+    page.get_by_role("button", name="Unsubscribe").click()
+    assert page.get_by_role("heading", name="You have been unsubscribed").is_visible()
+    audit.look("unsubscribed")
+    with site.store.engine.connect() as conn:
+        assert conn.execute(sa.select(subscribers.c.id).where(
+            subscribers.c.email == "reader@trust.example.nhs.uk")).first() is None
+
+    assert not audit.problems, "\n".join(audit.problems)
+
+
+def test_librarian_edits_a_term_sees_the_preview_change_and_saves(live: tuple[Site, str], page: Any) -> None:
+    site, base = live
+    audit = Audit(page, "librarian")
+    page.goto(f"{base}/librarian")
+    assert "/login" in page.url
+    audit.look("login")
+    page.get_by_label("Email address").fill("librarian@example.nhs.uk")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("heading", name="Profiles").is_visible()
+    audit.look("profiles")
+
+    page.get_by_role("link", name="Public Health Team").first.click()
+    assert page.get_by_role("heading", name="Preview of the next bulletin").is_visible()
+    audit.look("profile")
+
+    page.get_by_role("link", name="Edit this profile").click()
+    audit.look("editor")
+    editor = page.get_by_label("Profile (YAML)")
+    yaml_text = editor.input_value()
+    edited = yaml_text.replace("terms: [maternity, midwifery, perinatal, antenatal, postnatal]",
+                               "terms: [maternity, midwifery, perinatal, antenatal, postnatal, car parking]")
+    assert edited != yaml_text
+    editor.fill(edited)
+    page.get_by_role("button", name="Check and preview changes").click()
+    diff = page.get_by_role("region", name="What this edit would change")
+    assert "would be added" in diff.inner_text()
+    assert "Hospital car parking procurement framework renewed" in diff.inner_text()
+    audit.look("editor-diff")
+
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_role("status").is_visible()
+    audit.look("editor-saved")
+    assert "car parking" in (site.root / "profiles" / "ph-team.yaml").read_text()
+
+    page.goto(f"{base}/librarian/ph-team")
+    maternity = page.get_by_role("region", name=re.compile("^Maternity and perinatal care"))
+    assert "Hospital car parking procurement framework renewed" in maternity.inner_text()
+
+    page.goto(f"{base}/librarian/ph-team/edit")
+    page.get_by_label("Profile (YAML)").fill(edited.replace("lookback_days: 14", "lookback_days: lots"))
+    page.get_by_role("button", name="Save").click()
+    assert "ph-team.yaml:5" in page.get_by_role("alert").inner_text()
+    audit.look("editor-error")
+
+    assert not audit.problems, "\n".join(audit.problems)
+
+
+def test_admin_sees_sources_runs_and_subscribers_and_runs_now(live: tuple[Site, str], page: Any) -> None:
+    site, base = live
+    audit = Audit(page, "admin")
+    page.goto(f"{base}/login")
+    page.get_by_label("Email address").fill("admin@example.nhs.uk")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{base}/admin")
+    page.get_by_role("button", name="Run now for Public Health Team").click()
+    assert page.get_by_role("status").is_visible()
+    from awareness.runlog import list_runs
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not list_runs(site.store) or list_runs(site.store)[0].finished is None):
+        time.sleep(0.1)
+    page.goto(f"{base}/admin")
+    assert page.get_by_role("table", name="Sources and their health").is_visible()
+    assert "working" in page.get_by_role("table", name="Sources and their health").inner_text()
+    audit.look("admin")
+    assert not audit.problems, "\n".join(audit.problems)
