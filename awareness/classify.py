@@ -87,7 +87,7 @@ EVERYDAY_OTHER_WORDS = 0.5
 # How much each part of a topic shapes its vector (each part normalised first).
 PART_WEIGHTS = {"terms": 1.0, "title": 0.6, "description": 0.8, "examples": 0.8}
 MAX_REASONS = 5
-EXPLAIN_BLOCK = 20000     # (item, topic) pairs explained with one sparse product
+EXPLAIN_BLOCK = 2000      # (item, topic) pairs explained with one sparse product (bounds its memory)
 # Pseudo-relevance feedback: the corpus items a topic matches most strongly pull
 # its vector towards the words real items use (Rocchio with no judgements).
 PRF_DOCS = 5               # at least; or this share of the corpus, when larger:

@@ -96,8 +96,21 @@ def run(obj: _Obj, force: bool, profile_id: str | None, source_id: str | None) -
         raise click.ClickException("some profiles have errors and were skipped (see above); "
                                    "fix them and check with `awareness profiles check`")
     if not report.ok:
-        raise click.ClickException("some bulletins could not be sent (see above); "
-                                   "nothing was marked sent for them and the next run will retry")
+        raise click.ClickException(_failure_summary(report.profiles))
+
+
+def _failure_summary(profiles: Any) -> str:
+    """Say which failures the next run retries and which it never will (a 5xx refusal is final)."""
+    refused = sum(p.refused for p in profiles)
+    retried = sum(p.failed for p in profiles) - refused
+    parts = []
+    if retried:
+        parts.append(f"{retried} bulletin{'s' * (retried != 1)} could not be sent; nothing was marked sent "
+                     "for them and the next run will retry")
+    if refused:
+        parts.append(f"{refused} {'was' if refused == 1 else 'were'} refused for good by the mail server "
+                     "(see above); those are recorded and will not be retried: check the address")
+    return "; ".join(parts) or "some bulletins could not be sent (see above)"
 
 
 def _print_run(report: Any, settings: Settings) -> None:
@@ -150,7 +163,7 @@ def send(obj: _Obj, force: bool, dry_run: bool, profile_id: str | None, as_html:
         else:
             click.echo(_profile_line(p))
     if any(p.failed for p in reports):
-        raise click.ClickException("some bulletins could not be sent; the next run will retry them")
+        raise click.ClickException(_failure_summary(reports))
 
 
 @main.command()

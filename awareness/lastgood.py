@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from .errors import ProfileError
 from .models import Profile, Source
 from .profiles import load_profile, profile_sources
-from .store import Store, profile_versions
+from .store import Store, _insert_unless_present, profile_versions
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ def keep_last_good(store: Store, profiles: list[Profile], problems: list[Profile
                 continue
             row = saved.get(p.path)
             if row is None:
-                conn.execute(profile_versions.insert().values(path=p.path, profile_id=p.id, text=text, saved=now))
+                # Two first runs may start together: the second insert is a no-op, not a crash.
+                conn.execute(_insert_unless_present(conn, profile_versions).values(
+                    path=p.path, profile_id=p.id, text=text, saved=now))
             elif row.text != text:
                 conn.execute(profile_versions.update().where(profile_versions.c.path == p.path)
                              .values(profile_id=p.id, text=text, saved=now))

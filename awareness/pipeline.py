@@ -68,6 +68,7 @@ class ProfileReport:
     due: bool = True
     sent: int = 0
     failed: int = 0
+    refused: int = 0                # of the failed: refused for good (5xx), never retried
     items: int = 0                  # distinct items sent across subscribers
     note: str = ""
     errors: list[str] = field(default_factory=list)
@@ -416,6 +417,7 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                     report.failed += 1
                     report.errors.append(f"{address}: {e}")
                     if e.fate == "refused":   # permanent: marked, reported, never sent again
+                        report.refused += 1
                         refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=subscriber_id,
                                                 item_ids=bulletin.item_ids, reason=str(e), now=now)
                     if e is not unreachable:

@@ -189,7 +189,7 @@ class Scheduler:
         self._files = self._file_state()
         problems: list[str] = []
         try:
-            sources = load_sources(self.settings.sources)
+            sources = load_sources(self.settings.sources, fetch_allow=self.settings.fetch_allow)
         except AwarenessError as e:
             sources = self.sources
             problems.append(f"{e} (kept the previous sources.yaml)" if sources else str(e))

@@ -533,19 +533,30 @@ class Store:
                 _insert_matches(conn, found)
 
     def matches_for(self, item_ids: Iterable[int], profile_id: str | None = None) -> dict[int, list[Match]]:
-        """Each item's verdicts, strongest first.  Terms are read as text and decoded here:
-        SQLAlchemy's per-row processing was most of composing at national scale (issue 7)."""
+        """Each item's verdicts, strongest first.
+
+        On SQLite the query goes straight to the driver and terms are decoded here:
+        SQLAlchemy's work per query and per row was most of composing (issue 7)."""
         out: dict[int, list[Match]] = {}
         loads = json.loads
         columns = (matches.c.item_id, matches.c.profile_id, matches.c.topic_id, matches.c.score,
                    sa.type_coerce(matches.c.terms, sa.Text), matches.c.local)
         with self.engine.connect() as conn:
             for chunk in _chunks(list(item_ids), 500):
-                q = sa.select(*columns).where(matches.c.item_id.in_(chunk))
-                if profile_id is not None:
-                    q = q.where(matches.c.profile_id == profile_id)
-                for item_id, profile, topic_id, score, terms, local in conn.execute(
-                        q.order_by(matches.c.score.desc())):
+                if conn.dialect.name == "sqlite":
+                    where = f"item_id IN ({', '.join('?' * len(chunk))})"
+                    params: tuple[Any, ...] = tuple(chunk)
+                    if profile_id is not None:
+                        where, params = where + " AND profile_id = ?", params + (profile_id,)
+                    rows: Any = conn.exec_driver_sql(
+                        "SELECT item_id, profile_id, topic_id, score, terms, local FROM matches "
+                        f"WHERE {where} ORDER BY score DESC", params)
+                else:
+                    q = sa.select(*columns).where(matches.c.item_id.in_(chunk))
+                    if profile_id is not None:
+                        q = q.where(matches.c.profile_id == profile_id)
+                    rows = conn.execute(q.order_by(matches.c.score.desc()))
+                for item_id, profile, topic_id, score, terms, local in rows:
                     if isinstance(terms, str):      # PostgreSQL's driver hands JSON over decoded
                         terms = loads(terms)
                     out.setdefault(item_id, []).append(

@@ -1,4 +1,4 @@
-"""One phase of the national benchmark, alone in this process (so ru_maxrss is the phase's own peak, plus its workers').
+"""One phase of the national benchmark, alone in this process, its peak memory sampled with its workers'.
 
     bench_phase.py gather|match|send CONFIG
     bench_phase.py parse CONFIG FARM_URL FEEDS
@@ -10,8 +10,10 @@ imports and loading the profiles) and ``peak_mb``.  Called by bench/national.py.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -20,15 +22,69 @@ from typing import Any, Callable
 import sqlalchemy as sa
 
 
-def peak_mb() -> dict[str, float]:
-    """This process's peak, plus its worker processes' (the parse and match pools, two workers each).
+class TreeMemory:
+    """Peak resident memory of this process and all its descendants together, sampled.
 
-    ru_maxrss of RUSAGE_CHILDREN is the largest finished child's peak; two workers at that
-    peak at once is an upper bound, which is what is reported as ``peak_mb``."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    workers = 2 * child if child > 50 else 0.0   # below 50 MB: only the pool's resource tracker
-    return {"peak_mb": round(own + workers, 1), "peak_self_mb": round(own, 1), "peak_worker_mb": round(child, 1)}
+    ru_maxrss cannot give it: a worker started by fork+exec inherits its parent's
+    high-water mark at the fork, so every worker would look as large as the main
+    process.  Summing VmRSS over the live process tree every few milliseconds can
+    miss a spike shorter than the interval, but never double-counts.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_kb = 0
+        self.peak_self_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "TreeMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        rss = _tree_rss_kb(me)
+        self.peak_kb = max(self.peak_kb, sum(rss.values()))
+        self.peak_self_kb = max(self.peak_self_kb, rss.get(me, 0))
+
+    def figures(self) -> dict[str, float]:
+        own = max(self.peak_self_kb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        return {"peak_mb": round(max(self.peak_kb, own) / 1024, 1), "peak_self_mb": round(own / 1024, 1),
+                "peak_workers_mb": round(max(self.peak_kb - self.peak_self_kb, 0) / 1024, 1)}
+
+
+def _tree_rss_kb(root: int) -> dict[int, int]:
+    """VmRSS in kB of ``root`` and every process descended from it (Linux /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue          # gone between listing and reading
+        parents[int(entry)] = int(fields.get("PPid", "0").strip())
+        rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return {pid: rss.get(pid, 0) for pid in tree}
 
 
 def _count(store: Any, table: sa.Table) -> int:
@@ -151,14 +207,14 @@ def parse(farm: str, feeds: int) -> dict[str, Any]:
 
 def main() -> None:
     phase, config, *rest = sys.argv[1:]
-    if phase == "parse":
-        record = parse(rest[0], int(rest[1]))
-    else:
-        if phase == "send" and rest:
+    with TreeMemory() as memory:
+        if phase == "parse":
+            record = parse(rest[0], int(rest[1]))
+        elif phase == "send" and rest:
             record = send(config, int(rest[0]), plain="plain" in rest)
         else:
             record = {"gather": gather, "match": match, "send": send}[phase](config)
-    record.update(peak_mb())
+    record.update(memory.figures())
     print(json.dumps(record))
 
 

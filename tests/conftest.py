@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from servers import LoopbackHTTPServer, LoopbackSMTPServer
+from servers import CountingListener, LoopbackHTTPServer, LoopbackSMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -35,6 +35,14 @@ def http_server() -> Iterator[LoopbackHTTPServer]:
     server = LoopbackHTTPServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def listener() -> Iterator[CountingListener]:
+    """A loopback port that counts connections: proof that a refused address was never contacted."""
+    lst = CountingListener()
+    yield lst
+    lst.close()
 
 
 @pytest.fixture

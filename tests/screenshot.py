@@ -194,7 +194,7 @@ def sample_links(feedback: bool = True) -> Links:
 
 
 def main() -> None:
-    rendered = Composer().render(sample_bulletin(), links=sample_links(feedback=False))  # as sent until the web app records feedback
+    rendered = Composer().render(sample_bulletin(), links=sample_links())   # as sent: feedback links and a web version
     out = screenshot_html(rendered.html, ROOT / "docs" / "bulletin.png", width=760)
     print(f"wrote {out}")
 

@@ -156,6 +156,38 @@ class LoopbackSMTPServer:
         return [m for m, (_, rcpts) in zip(self.messages, self.handler.envelopes) if address in rcpts]
 
 
+class CountingListener:
+    """A TCP port on a loopback address that counts the connections it accepts and answers none.
+
+    Tests of the address guard use it to prove a connection was never opened.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sock = socket.socket()
+        self.sock.bind((host, port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.host, self.port = host, self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

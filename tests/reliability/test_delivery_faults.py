@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from awareness import pipeline, refusals
+from awareness import cli, pipeline, refusals
 from relworld import NOW, World, frail, make_world, rss, text_of
 from servers import LoopbackHTTPServer, Route
 from smtpfaults import faulty_server
@@ -105,7 +105,9 @@ def test_a_4xx_recipient_is_retried_and_a_5xx_recipient_is_marked_reported_and_n
         assert delivered == sorted(set(PEOPLE) - {"dave@example.org"})
         assert handler.rcpt_attempts["carol@example.org"] == 3, "carol's 4xx was retried until it cleared"
         assert handler.rcpt_attempts["dave@example.org"] == 1, "dave's 5xx was not retried"
-        assert not report.ok and profile.sent == 4 and profile.failed == 1
+        assert not report.ok and profile.sent == 4 and profile.failed == 1 and profile.refused == 1
+        summary = cli._failure_summary(report.profiles)
+        assert "refused for good" in summary and "will retry" not in summary, "the admin is not told it retries"
         (error,) = profile.errors
         assert error.startswith("dave@example.org: ") and "550 5.1.1" in error and "permanent" in error
         marked = refusals.refusals_for(ctx.store, "ph-team")

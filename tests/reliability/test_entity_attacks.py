@@ -83,7 +83,7 @@ def feed(doctype: str, title: str, prefix: str = "", encoding: str = "utf-8") ->
 
 
 def test_entity_attacks_finish_fast_in_bounded_memory_and_touch_no_file_or_network(tmp_path: Path) -> None:
-    from test_ssrf import Listener   # the same counting loopback listener
+    from servers import CountingListener as Listener   # the shared counting loopback listener
 
     listener = Listener()
     secret = tmp_path / "secret.txt"

@@ -9,56 +9,17 @@ is the start page, a redirect target or a proxy from the environment.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from awareness.config import Settings
 from awareness.store import Store
-from servers import LoopbackHTTPServer, Route
+from servers import CountingListener, LoopbackHTTPServer, Route
 from site_server import crawl, listing_source
 
 PAGE = (b'<html><body><article class="card"><h3><a href="/a">A report on frailty</a></h3></article>'
         b"</body></html>")
-
-
-class CountingListener:
-    """A TCP port that counts the connections it accepts and answers none."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.sock = socket.socket()
-        self.sock.bind((host, 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.05)
-        self.host, self.port = host, self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[CountingListener]:
-    lst = CountingListener()
-    yield lst
-    lst.close()
 
 
 def settings_for(tmp_path: Path, *allow: str) -> Settings:

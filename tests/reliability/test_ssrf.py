@@ -12,7 +12,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,45 +23,9 @@ from awareness.fetch import FetchRequest, fetch_all
 from awareness.models import FetchResult
 from awareness.sources import import_opml, load_sources
 from relworld import frail, rss
-from servers import LoopbackHTTPServer, Route
+from servers import CountingListener, LoopbackHTTPServer, Route
 
 FEED = rss([frail(1)])
-
-
-class Listener:
-    """A TCP port on a loopback address that counts the connections made to it, and answers none."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.sock = socket.socket()
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    lst = Listener()
-    yield lst
-    lst.close()
 
 
 _CONNECTS: list[Any] | None = None
@@ -99,7 +63,7 @@ ELSEWHERE = ["10.0.0.1", "10.255.1.2", "172.16.0.1", "172.31.9.9", "192.168.1.1"
 
 
 @pytest.mark.parametrize("host", LOOPBACK_FORMS)
-def test_loopback_in_every_disguise_is_refused_and_never_connected(host: str, listener: Listener) -> None:
+def test_loopback_in_every_disguise_is_refused_and_never_connected(host: str, listener: CountingListener) -> None:
     result, connects = fetch_recording(f"http://{host}:{listener.port}/feed.xml", Settings())
     assert "loopback" in refused(result) and "fetch_allow" in result.problem
     assert connects == [] and listener.accepted == 0
@@ -131,7 +95,7 @@ def test_a_redirect_to_a_forbidden_address_is_refused_at_that_hop(http_server: L
 
 
 def test_a_redirect_to_another_loopback_address_never_reaches_it(http_server: LoopbackHTTPServer) -> None:
-    other = Listener("127.0.0.2")
+    other = CountingListener("127.0.0.2")
     try:
         http_server.routes["/feed.xml"] = Route(status=301, headers={"Location": f"http://0x7f000002:{other.port}/x"})
         result, _ = fetch_recording(http_server.url("/feed.xml"), Settings(fetch_allow=("127.0.0.1",)))
@@ -166,7 +130,7 @@ class _FeedOn127_0_0_2:
             self.httpd = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
             self.port = self.httpd.server_address[1]
             try:
-                self.trap = Listener("127.0.0.1", self.port)
+                self.trap = CountingListener("127.0.0.1", self.port)
                 break
             except OSError:
                 self.httpd.server_close()
@@ -206,7 +170,7 @@ def test_a_dns_answer_that_changes_between_check_and_connect_cannot_reach_a_forb
 
 
 def test_a_name_that_resolves_to_a_forbidden_address_is_refused(monkeypatch: pytest.MonkeyPatch,
-                                                                listener: Listener) -> None:
+                                                                listener: CountingListener) -> None:
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
         "127.0.0.1" if host == "intranet.rebind.test" else host, *a, **k))
@@ -217,7 +181,7 @@ def test_a_name_that_resolves_to_a_forbidden_address_is_refused(monkeypatch: pyt
 
 # ------------------------------------------------------------------ proxies and the allow-list
 
-def test_proxy_variables_do_not_bypass_the_guard(http_server: LoopbackHTTPServer, listener: Listener,
+def test_proxy_variables_do_not_bypass_the_guard(http_server: LoopbackHTTPServer, listener: CountingListener,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.setenv(name, f"http://127.0.0.1:{listener.port}")
