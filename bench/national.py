@@ -369,7 +369,7 @@ def markdown(results: dict[str, Any]) -> str:
     out += [f"| {r['target']} | {r['measured']} | {'yes' if r['met'] else '**no**'} |" for r in results["targets"]]
     out += ["", f"## 1. National cycle: {nat['feeds']:,} feeds x {nat['items_per_feed']} items, "
                 f"{nat['profiles']} profiles x {TOPICS_PER_PROFILE} topics, {nat['subscribers']:,} subscribers", "",
-            "Each phase ran in a child process of its own; peak memory is that process's maximum resident set.", "",
+            "Each phase ran in a child process of its own; peak memory is the largest resident set of that process and its workers together, sampled every 50 ms.", "",
             "| phase | seconds | peak MB | what |", "| --- | ---: | ---: | --- |"]
     g, mt, s = nat["gather"], nat["match"], nat["send"]
     out += [f"| gather | {g['seconds']} | {g['peak_mb']} | {g['entries']:,} entries from {g['fetched']} feeds, "
