@@ -10,6 +10,8 @@ both use these; ``to_dict()`` gives plain JSON-ready data.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -109,6 +111,17 @@ def _shown(score: float) -> float:
     return round(score + 1e-9, 2)
 
 
+def _shown_under(score: float) -> float:
+    """A near-miss's score as shown: rounded down, so it never looks level with the threshold."""
+    return math.floor(score * 100 + 1e-9) / 100
+
+
+def _under(score: float, threshold: float) -> str:
+    """How far a near-miss fell short, never "0.00 under"."""
+    gap = math.ceil((threshold - score) * 100 - 1e-9) / 100
+    return f"score {_shown_under(score):.2f}, {max(gap, 0.01):.2f} under the threshold {threshold:.2f}"
+
+
 def preview_profile(ctx: "Context", profile: Profile, *, days: int = 14,
                     now: datetime | None = None) -> Preview:
     """Per topic: what would be sent (strongest first) and the near-misses, with reasons."""
@@ -155,9 +168,9 @@ def preview_profile(ctx: "Context", profile: Profile, *, days: int = 14,
             elif score == 0.0:
                 continue                          # excluded and weak anyway: not near
             else:
-                why = f"score {_shown(score):.2f}, {threshold - score:.2f} under the threshold {threshold:.2f}"
-            near.append((before_veto, _item(item, score, terms, places.mentions(item.title, item.summary),
-                                             why)))
+                why = _under(score, threshold)
+            near.append((before_veto, _item(item, _shown_under(score), terms,
+                                             places.mentions(item.title, item.summary), why)))
         near.sort(key=lambda pair: -pair[0])
         preview.near_misses = [p for _, p in near[:NEAR_MISS_LIMIT]]
     return Preview(profile.id, days, len(items), topics)

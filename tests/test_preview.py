@@ -158,3 +158,10 @@ def test_preview_shows_readers_feedback_and_how_it_moved_the_topic(world: dict) 
     assert falls["change"]["gained"]
     text = cli(world, "profiles", "preview", "ne-team").output
     assert "feedback: 2 useful, 0 not relevant" in text and "feedback moved the topic: gained" in text
+
+
+def test_a_near_miss_a_hair_under_the_threshold_never_reads_as_level_with_it() -> None:
+    from awareness.preview import _under
+
+    assert _under(0.3496, 0.35) == "score 0.34, 0.01 under the threshold 0.35"
+    assert _under(0.30, 0.35) == "score 0.30, 0.05 under the threshold 0.35"
