@@ -115,7 +115,10 @@ GENERIC_WORDS = ("new", "high", "low", "report", "reports", "says", "said", "yea
                  "month", "latest", "update", "updated", "published", "publishes", "rise", "rises",
                  "record", "data", "figures", "time", "people", "national", "review", "plan", "plans",
                  "news", "study", "finds", "england", "nhs", "uk", "government", "announced", "launch",
-                 "launched", "local", "services", "service", "care", "health")
+                 "launched", "local", "services", "service", "care", "health",
+                 # everyday verbs and counters that turn up in any story
+                 "told", "tell", "tells", "give", "gives", "given", "get", "gets", "make", "makes",
+                 "made", "take", "takes", "taken", "way", "ways", "one", "two", "three", "first", "last")
 GENERIC_KEYS = frozenset(term_key(w)[0] for w in GENERIC_WORDS)
 
 # (title, summary, relevant?) for one topic, from feedback and judgements.
