@@ -2,9 +2,9 @@
 
 A librarian's edit that breaks a profile (a typo, a tab, a bad schedule) must
 not stop the team's bulletin: the error is reported with file:line, and the
-version that last validated stays in force until the file is fixed.  The
-scheduler keeps it in memory between reloads; this keeps it across separate
-`awareness run` processes, which have no memory of their own.
+version that last validated stays in force until the file is fixed.  It is
+kept in the database, so `awareness run` processes and the scheduler's reloads
+share it, and it survives a restart.
 """
 
 from __future__ import annotations

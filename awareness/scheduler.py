@@ -34,7 +34,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import locks, pipeline, runlog
+from . import lastgood, locks, pipeline, runlog
 from .bulletin import Composer
 from .config import Settings
 from .errors import AwarenessError
@@ -199,14 +199,14 @@ class Scheduler:
         profiles: dict[str, Profile] = {}
         if self.settings.profiles.is_dir():
             good, bad = check_profiles([self.settings.profiles], sources)
-            profiles = {p.path: self._with_timezone(p) for p in good}
+            # The last good version lives in the database (lastgood.py), so it survives a restart too.
+            in_force, _ = lastgood.keep_last_good(self.store, good, bad, sources,
+                                                  default_timezone=self.settings.timezone)
+            profiles = {p.path: self._with_timezone(p) for p in in_force}
+            restored = {p.path: p for p in in_force[len(good):]}
             for error in bad:
-                kept = self.profiles.get(error.path)
-                if kept is not None and error.path not in profiles and Path(error.path).exists():
-                    profiles[error.path] = kept
-                    problems.append(f"{error} (kept the last good version of {kept.id})")
-                else:
-                    problems.append(str(error))
+                kept = restored.get(error.path)
+                problems.append(f"{error} (kept the last good version of {kept.id})" if kept else str(error))
         else:
             problems.append(f"{self.settings.profiles}: the profiles folder does not exist")
         self.profiles = profiles

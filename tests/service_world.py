@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from awareness.cli import main
 from awareness.config import Settings, load_settings
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
+from worlds import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,16 +105,7 @@ def make_world(tmp_path: Path, database_url: str, http: LoopbackHTTPServer, smtp
           url: {http.url('/policy.xml')}
           every: 1d
         """))
-    config = tmp_path / "awareness.toml"
-    config.write_text(textwrap.dedent(f"""\
-        database_url = "{database_url}"
-        sources = "sources.yaml"
-        profiles = "profiles"
-        smtp_url = "{smtp.url}"
-        sender = "Awareness <awareness@example.org>"
-        base_url = "https://awareness.example.org"
-        fetch_allow = ["127.0.0.1"]
-        """) + extra_config)
+    config = write_config(tmp_path, smtp_url=smtp.url, database_url=database_url, extra=extra_config)
     return World(tmp_path, config, database_url, http, smtp)
 
 

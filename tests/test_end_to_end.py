@@ -8,7 +8,6 @@ import re
 import textwrap
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from awareness.cli import main
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
+from worlds import rss as feed, write_config
 
 NOW = datetime.now(timezone.utc)
 
@@ -39,13 +39,7 @@ topics:
 
 
 def rss(items: list[tuple[str, str, str, int]]) -> bytes:
-    """(guid, title, summary, days_ago) -> an RSS 2.0 feed."""
-    body = "".join(
-        f"<item><title>{t}</title><link>https://example.org/pub/{g}</link><guid>{g}</guid>"
-        f"<description>{s}</description><pubDate>{format_datetime(NOW - timedelta(days=d))}</pubDate></item>"
-        for g, t, s, d in items)
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Policy</title>'
-            f"<link>https://example.org/</link><description>d</description>{body}</channel></rss>").encode()
+    return feed(items, now=NOW, title="Policy")
 
 
 def atom(entries: list[tuple[str, str, str, int]]) -> bytes:
@@ -84,17 +78,7 @@ def world(tmp_path: Path, http_server: LoopbackHTTPServer, smtp_server: Loopback
           url: {http_server.url('/research.xml')}
           tags: [research]
         """))
-    config = tmp_path / "awareness.toml"
-    config.write_text(textwrap.dedent(f"""\
-        database_url = "sqlite:///{tmp_path / 'awareness.db'}"
-        sources = "sources.yaml"
-        profiles = "profiles"
-        smtp_url = "{smtp_server.url}"
-        sender = "Awareness <awareness@example.org>"
-        base_url = "https://awareness.example.org"
-        fetch_allow = ["127.0.0.1"]
-        smtp_retry_for = 1
-        """))
+    config = write_config(tmp_path, smtp_url=smtp_server.url, extra="smtp_retry_for = 1\n")
     return {"config": config, "http": http_server, "smtp": smtp_server, "dir": tmp_path}
 
 

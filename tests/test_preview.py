@@ -4,9 +4,7 @@ items about the team's own place come first in the bulletin."""
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from awareness.cli import main
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
+from worlds import rss as feed, write_config
 
 NOW = datetime.now(timezone.utc)
 
@@ -54,12 +53,7 @@ STORIES = [  # (guid, title, summary, days ago)
 
 
 def rss(items: list[tuple[str, str, str, int]]) -> bytes:
-    body = "".join(
-        f"<item><title>{t}</title><link>https://example.org/pub/{g}</link><guid>{g}</guid>"
-        f"<description>{s}</description><pubDate>{format_datetime(NOW - timedelta(days=d))}</pubDate></item>"
-        for g, t, s, d in items)
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>News</title>'
-            f"<link>https://example.org/</link><description>d</description>{body}</channel></rss>").encode()
+    return feed(items, now=NOW, title="News")
 
 
 @pytest.fixture
@@ -68,16 +62,7 @@ def world(tmp_path: Path, http_server: LoopbackHTTPServer, smtp_server: Loopback
     (tmp_path / "profiles" / "ne-team.yaml").write_text(PROFILE)
     http_server.routes["/news.xml"] = Route(rss(STORIES))
     (tmp_path / "sources.yaml").write_text(f"- id: news\n  name: Health News\n  url: {http_server.url('/news.xml')}\n")
-    config = tmp_path / "awareness.toml"
-    config.write_text(textwrap.dedent(f"""\
-        database_url = "sqlite:///{tmp_path / 'awareness.db'}"
-        sources = "sources.yaml"
-        profiles = "profiles"
-        smtp_url = "{smtp_server.url}"
-        sender = "Awareness <awareness@example.org>"
-        base_url = "https://awareness.example.org"
-        fetch_allow = ["127.0.0.1"]
-        """))
+    config = write_config(tmp_path, smtp_url=smtp_server.url)
     world = {"config": config, "dir": tmp_path, "smtp": smtp_server}
     assert cli(world, "gather").exit_code == 0
     return world

@@ -8,9 +8,8 @@ import asyncio
 import re
 import textwrap
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,6 +22,7 @@ from awareness.store import Store
 from awareness.users import add_user
 from awareness.web import create_app
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
+from worlds import rss as feed
 
 NOW = datetime.now(timezone.utc)
 PASSWORD = "a long librarian passphrase"
@@ -58,12 +58,7 @@ ITEMS = [
 
 
 def rss(items: list[tuple[str, str, str, int]]) -> bytes:
-    body = "".join(
-        f"<item><title>{t}</title><link>https://example.org/pub/{g}</link><guid>{g}</guid>"
-        f"<description>{s}</description><pubDate>{format_datetime(NOW - timedelta(days=d))}</pubDate></item>"
-        for g, t, s, d in items)
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Policy</title>'
-            f"<link>https://example.org/</link><description>d</description>{body}</channel></rss>").encode()
+    return feed(items, now=NOW, title="Policy")
 
 
 class Client:

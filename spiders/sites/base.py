@@ -56,6 +56,13 @@ class AwarenessSpider(scrapy.Spider):
             self.logger.warning("%s: %s", self.source_id, message)
             self.health["warnings"].append(message)
 
+    def unreadable(self, page: int, problem: str, *, later: str | None = None) -> None:
+        """A page that could not be read: on the first page the crawl failed; later, only a warning."""
+        if page == 1:
+            self.health["error"] = self.health["error"] or problem
+        else:
+            self.warn(later or problem)
+
     def refused(self, url: str, problem: str) -> None:
         self.health["error"] = self.health["error"] or f"{problem} ({url})"
 
@@ -77,7 +84,4 @@ class AwarenessSpider(scrapy.Spider):
                        "is an intranet source you trust)")
         else:
             problem = f"{failure.type.__name__}: {failure.getErrorMessage()} ({request.url})"
-        if page == 1:
-            self.health["error"] = self.health["error"] or problem
-        else:
-            self.warn(f"page {page} could not be read: {problem}")
+        self.unreadable(page, problem, later=f"page {page} could not be read: {problem}")

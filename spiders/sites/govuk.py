@@ -42,10 +42,7 @@ class GovukSearchSpider(AwarenessSpider):
             results = data["results"]
         except (ValueError, KeyError, TypeError):
             problem = f"{response.url} did not answer with GOV.UK search results (JSON with 'results')"
-            if page == 1:
-                self.health["error"] = problem
-            else:
-                self.warn(problem)
+            self.unreadable(page, problem)
             return
         self.health["pages"] += 1
         reached_known = False

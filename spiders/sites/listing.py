@@ -81,10 +81,7 @@ class ListingSpider(AwarenessSpider):
         page = int(response.meta.get("page", 1))
         if not isinstance(response, TextResponse):
             problem = f"{response.url} is not a web page ({(response.headers.get('Content-Type') or b'').decode()})"
-            if page == 1:
-                self.health["error"] = problem
-            else:
-                self.warn(problem)
+            self.unreadable(page, problem)
             return
         self.health["pages"] += 1
         nodes = select(response, self.source["item"])

@@ -6,7 +6,6 @@ Every test builds its own world in tmp_path and drives the real pipeline
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -16,6 +15,7 @@ from typing import Any
 
 from awareness import pipeline
 from awareness.config import Settings, load_settings
+from worlds import write_config
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 ENV = {"AWARENESS_SECRET_KEY": "reliability-secret"}
@@ -88,18 +88,7 @@ def make_world(tmp_path: Path, sources: dict[str, str], *, smtp_url: str = "",
     (tmp_path / "sources.yaml").write_text("".join(
         f"- id: {sid}\n  name: {names.get(sid, sid.title())!r}\n  url: {url}\n  every: 1h\n"
         for sid, url in sources.items()))
-    config = tmp_path / "awareness.toml"
-    config.write_text(textwrap.dedent(f"""\
-        database_url = "sqlite:///{tmp_path / 'awareness.db'}"
-        sources = "sources.yaml"
-        profiles = "profiles"
-        smtp_url = "{smtp_url}"
-        outbox = "outbox"
-        sender = "Awareness <awareness@example.org>"
-        base_url = "https://awareness.example.org"
-        fetch_allow = ["127.0.0.1"]
-        fetch_timeout = 5
-        """) + extra_config)
+    config = write_config(tmp_path, smtp_url=smtp_url, extra='outbox = "outbox"\nfetch_timeout = 5\n' + extra_config)
     return World(dir=tmp_path, config=config)
 
 
