@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test check clean bench
+.PHONY: demo test test-any-date check clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,13 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# The suite on any date (issue 13): every Python process the tests start has its wall clock moved
+# 400 days ahead, then 400 days back (tests/anydate/sitecustomize.py). CI runs it after `make test`.
+ANY_DATE_SHIFTS ?= 400 -400
+test-any-date: $(VENV)/.installed-test
+	@for days in $(ANY_DATE_SHIFTS); do \
+	  echo "--- the suite with the clock moved $$days days"; \
+	  AWARENESS_TEST_CLOCK_SHIFT_DAYS=$$days PYTHONPATH=$(CURDIR)/tests/anydate \
+	    $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || exit 1; \
+	done

@@ -17,6 +17,19 @@ SHARED = ROOT.parent / "shared"
 REQUIRE_SYSTEM = os.environ.get("AWARENESS_REQUIRE_SYSTEM") == "1"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A run asked to move the clock must really have moved it, or it proves nothing."""
+    wanted = os.environ.get("AWARENESS_TEST_CLOCK_SHIFT_DAYS")
+    if wanted:
+        import sys
+
+        moved = getattr(sys.modules.get("sitecustomize"), "SHIFT_DAYS", None)
+        if moved != int(wanted):
+            raise pytest.UsageError(
+                "AWARENESS_TEST_CLOCK_SHIFT_DAYS is set but the clock was not moved: put tests/anydate on "
+                "PYTHONPATH (make test-any-date does both)")
+
+
 def need_system(what: str, available: bool) -> None:
     """Skip with a reason on a machine without a system part, but fail in CI where it must exist."""
     if available:

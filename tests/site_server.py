@@ -15,6 +15,7 @@ from awareness.config import Settings
 from awareness.crawl import crawl_into_store, override_settings
 from awareness.models import Source
 from awareness.store import Store
+from fixture_dates import shift_dates
 from servers import LoopbackHTTPServer, Route
 
 SITE = Path(__file__).resolve().parent / "fixtures" / "site"
@@ -23,11 +24,17 @@ TYPES = {".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8
          ".json": "application/json", ".pdf": "application/pdf"}
 
 
+def site_text(path: str) -> str:
+    """A fixture page as the site serves it today (its dates moved to today, see fixture_dates)."""
+    return shift_dates((SITE / path).read_text(encoding="utf-8"))
+
+
 def serve_site(server: LoopbackHTTPServer) -> LoopbackHTTPServer:
     for path in SITE.rglob("*"):
         if path.is_file():
             server.routes["/" + path.relative_to(SITE).as_posix()] = Route(
-                path.read_bytes(), content_type=TYPES.get(path.suffix, "application/octet-stream"))
+                site_text(path.relative_to(SITE).as_posix()).encode("utf-8"),
+                content_type=TYPES.get(path.suffix, "application/octet-stream"))
     return server
 
 

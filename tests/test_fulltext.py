@@ -17,9 +17,9 @@ from awareness.normalise import normalise
 from awareness.pipeline import match_recent, open_context
 from awareness.store import Store, items
 from servers import LoopbackHTTPServer, Route
-from site_server import FAST, SITE, make_pdf, serve_site
+from site_server import FAST, make_pdf, serve_site, site_text
 
-BRIEFING = (SITE / "briefings/getting-back-on-your-feet.html").read_bytes()
+BRIEFING = site_text("briefings/getting-back-on-your-feet.html").encode("utf-8")
 WORK_PDF_PAGES = [
     ["Back on track", "A briefing for integrated care systems"],
     ["More than two million people are out of work because of long-term sickness.",
