@@ -13,6 +13,18 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = ROOT.parent / "shared"
 
+# The shipped example profiles, by name: a library service adds its own files to profiles/ and
+# sources.yaml, so tests about the shipped ones never glob the folder. SITE_FILES is the folder whose
+# profiles/ and sources.yaml the content tests read: the checkout, or (test_site_files.py) a copy of it
+# with a site's own profile and source added.
+EXAMPLE_PROFILES = ("frailty", "health-inequalities", "maternity", "mental-health", "physical-activity",
+                    "ten-big-questions")
+SITE_FILES = Path(os.environ.get("AWARENESS_TEST_SITE_FILES") or ROOT)
+
+
+def example_profile_paths() -> list[Path]:
+    return [SITE_FILES / "profiles" / f"{name}.yaml" for name in EXAMPLE_PROFILES]
+
 # In CI the system parts (Chromium, PostgreSQL) are installed by .ci/run: tests needing them must not skip.
 REQUIRE_SYSTEM = os.environ.get("AWARENESS_REQUIRE_SYSTEM") == "1"
 

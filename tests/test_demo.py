@@ -12,12 +12,14 @@ from click.testing import CliRunner
 
 from awareness.cli import main
 from awareness.profiles import load_profiles
+from conftest import example_profile_paths
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_demo_writes_bulletins_for_every_example_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    (tmp_path / "profiles").mkdir()
+    for path in example_profile_paths():
+        shutil.copy(path, tmp_path / "profiles")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["demo"], env={"AWARENESS_SECRET_KEY": "demo"}, catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -12,10 +12,11 @@ from awareness.errors import AwarenessError
 from awareness.evaluate import LabelledDataError, evaluate, format_report, load_labelled
 from awareness.models import Profile, Topic
 from awareness.profiles import load_profile
+from conftest import example_profile_paths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 HOLDOUT = Path(__file__).parent / "data" / "labelled_holdout.jsonl"
-EXAMPLE_PROFILES = sorted((Path(__file__).parents[1] / "profiles").glob("*.yaml"))
+EXAMPLE_PROFILES = example_profile_paths()
 
 
 @pytest.fixture(scope="module")
