@@ -77,7 +77,10 @@ class World:
         return load_settings(self.config, environ={"AWARENESS_SECRET_KEY": "test-secret"}, **overrides)
 
     def env(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if not k.startswith("AWARENESS_")}
+        # The deployment's own settings only; the test run's switches (AWARENESS_TEST_*: the moved clock of
+        # make test-any-date, the PostgreSQL server) reach the child as they reach every other process.
+        keep = {k: v for k, v in os.environ.items()
+                if not k.startswith("AWARENESS_") or k.startswith("AWARENESS_TEST_")}
         return {**keep, "AWARENESS_SECRET_KEY": "test-secret", "AWARENESS_CONFIG": str(self.config)}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
