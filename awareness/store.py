@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Sequence
@@ -114,7 +115,10 @@ subscribers = sa.Table(
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("origin", sa.String(10), nullable=False, default="yaml", server_default="yaml"),  # yaml | web (confirmed)
+    # issue 15: a random key that the reader's links carry, so a link names this subscriber and no later one
+    sa.Column("key", sa.String(32), nullable=False, default=lambda: secrets.token_urlsafe(16)),
     sa.UniqueConstraint("profile_id", "email", name="uq_subscribers_profile_email"),
+    sqlite_autoincrement=True,   # issue 15: an id, once deleted, is never given to a newcomer (ledger, tokens)
 )
 
 deliveries = sa.Table(

@@ -89,17 +89,20 @@ def routes(web: Web) -> list[Route]:
         done = subscriptions.confirm(web.store, ref, profile_id)
         manage = None
         if done is not None:
-            manage = f"/preferences/{web.signer.unsubscribe_token(profile_id, done.subscriber_id)}"
+            key = subscriptions.subscriber_key(web.store, done.subscriber_id)
+            manage = f"/preferences/{web.signer.unsubscribe_token(profile_id, done.subscriber_id, key)}"
         return web.render(request, "confirm.html.j2", profile=profile, done=done is not None, manage=manage)
 
     # ------------------------------------------------------------ unsubscribe and topic choice
 
     def read_unsubscribe(request: Request) -> tuple[str, int]:
+        """(profile, subscriber id); the id is 0 (nobody) when the link's subscriber has gone (issue 15)."""
         try:
-            return web.signer.read_unsubscribe(request.path_params["token"])
+            link = web.signer.read_subscriber_link(request.path_params["token"])
         except BadToken:
             raise HTTPException(400, "This unsubscribe link is not valid. Check that you copied all of it, "
                                      "or reply to the bulletin and ask to be taken off the list.")
+        return link.profile_id, subscriptions.link_holder(web.store, link) or 0
 
     async def unsubscribe_page(request: Request) -> Response:
         profile_id, subscriber_id = read_unsubscribe(request)
