@@ -565,8 +565,9 @@ def web(obj: _Obj, host: str, port: int) -> None:
     import uvicorn
 
     from .web import create_app
+    from .web.serving import server_options
 
-    uvicorn.run(create_app(obj.settings), host=host, port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(create_app(obj.settings), host=host, port=port, log_level="info", **server_options(obj.settings))
 
 
 @main.group()

@@ -40,6 +40,7 @@ class Settings:
     secret_key: str = ""
     admin_token: str = ""
     fetch_allow: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()    # addresses of reverse proxies whose X-Forwarded-For is believed
     # Gathering limits: generous for real feeds, tight enough to stay polite and bounded.
     fetch_concurrency: int = 16
     fetch_per_host: int = 2

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from .. import archive, subscriptions
 from ..errors import AwarenessError
 from ..store import item_sources, utcnow
-from ..users import authenticate, end_session, login_wait, record_login, start_session
+from ..users import authenticate, end_session, finish_login, reserve_login, start_session
 from . import editor
 from .core import CSRF_COOKIE, SESSION_COOKIE, Web, see_other
 
@@ -47,6 +47,10 @@ def _items_last_week(web: Web) -> dict[str, int]:
         return {source_id: int(n) for source_id, n in conn.execute(q)}
 
 
+def _wait_words(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 90 else f"{round(seconds / 60)} minutes"
+
+
 def routes(web: Web) -> list[Route]:
     # ------------------------------------------------------------ login
 
@@ -57,14 +61,14 @@ def routes(web: Web) -> list[Route]:
         form = await web.checked_form(request)
         email = str(form.get("email", "")).strip().lower()
         client = request.client.host if request.client else "unknown"
-        wait = login_wait(web.store, email, client)
-        if wait:
+        attempt, wait = await run_in_threadpool(reserve_login, web.store, email, client)   # before argon2
+        if attempt is None:
             refused = web.render(request, "login.html.j2", status=429, next=nxt, email=email,
-                                 error=f"Too many failed attempts. Wait {max(1, wait // 60)} minutes and try again.")
+                                 error=f"Too many failed attempts. Wait {_wait_words(wait)} and try again.")
             refused.headers["Retry-After"] = str(wait)
             return refused
         user = await run_in_threadpool(authenticate, web.store, email, str(form.get("password", "")))
-        record_login(web.store, email, client, user is not None)
+        finish_login(web.store, attempt, user is not None)
         if user is None:
             return web.render(request, "login.html.j2", status=401, next=nxt, email=email,
                               error="The email address or password is not right.")
