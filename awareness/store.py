@@ -243,6 +243,14 @@ pending_subscriptions = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
 )
 
+confirmation_sends = sa.Table(
+    "confirmation_sends", metadata,   # issue 15: how many confirmation emails went to an address / for a client
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email_hash", sa.String(64), nullable=False, index=True),   # sha256 of the address, as suppressions
+    sa.Column("client", sa.Text, nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+)
+
 suppressions = sa.Table(
     "suppressions", metadata,
     sa.Column("profile_id", sa.String(100), primary_key=True),

@@ -1,4 +1,4 @@
-"""subscribers: a random key for readers' links, and ids never reused (issue 15)
+"""subscribers: a random key for readers' links, and ids never reused; confirmation_sends (issue 15)
 
 Revision ID: 0003_security
 Revises: 0002
@@ -29,6 +29,14 @@ _LEDGERS = ("deliveries", "bulletins", "delivery_refusals", "match_feedback", "s
 
 def upgrade() -> None:
     conn = op.get_bind()
+    op.create_table('confirmation_sends',
+                    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+                    sa.Column('email_hash', sa.String(length=64), nullable=False),
+                    sa.Column('client', sa.Text(), nullable=False),
+                    sa.Column('at', sa.DateTime(), nullable=False),
+                    sa.PrimaryKeyConstraint('id'))
+    for column in ('email_hash', 'client', 'at'):
+        op.create_index(op.f(f'ix_confirmation_sends_{column}'), 'confirmation_sends', [column], unique=False)
     op.add_column('subscribers', sa.Column('key', sa.String(length=32), nullable=True))
     subscribers = sa.table('subscribers', sa.column('id', sa.Integer), sa.column('key', sa.String))
     for (subscriber_id,) in conn.execute(sa.select(subscribers.c.id)).all():
@@ -48,5 +56,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('confirmation_sends')
     with op.batch_alter_table('subscribers') as batch:
         batch.drop_column('key')
