@@ -216,6 +216,12 @@ users = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
 )
 
+user_profiles = sa.Table(
+    "user_profiles", metadata,   # issue 15: the profiles a librarian may tune, besides those they own
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("profile_id", sa.String(100), primary_key=True),
+)
+
 web_sessions = sa.Table(
     "web_sessions", metadata,
     sa.Column("key_hash", sa.String(64), primary_key=True),   # sha256 of the cookie value, never the value

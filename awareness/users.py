@@ -17,6 +17,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from email.utils import parseaddr
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .errors import AwarenessError
-from .store import Store, login_attempts, users, utcnow, web_sessions
+from .store import Store, login_attempts, user_profiles, users, utcnow, web_sessions
 
 ROLES = ("librarian", "admin")
 MIN_PASSWORD = 12
@@ -148,6 +149,36 @@ def record_login(store: Store, email: str, client: str, ok: bool, *, now: dateti
     with store.engine.begin() as conn:
         conn.execute(login_attempts.insert().values(email=email.strip().lower(), client=client, at=now, ok=ok))
         conn.execute(login_attempts.delete().where(login_attempts.c.at < now - 2 * LOGIN_WINDOW))
+
+
+# ------------------------------------------------------------------ rights per profile
+
+def grant_profiles(store: Store, email: str, profile_ids: list[str]) -> User:
+    """Let a librarian tune these profiles too (an admin may tune every profile already)."""
+    email = email.strip().lower()
+    with store.engine.begin() as conn:
+        row = conn.execute(sa.select(users).where(users.c.email == email)).first()
+        if row is None:
+            raise UserError(f"there is no account for {email}; add it first with `awareness users add`")
+        have = set(conn.execute(sa.select(user_profiles.c.profile_id)
+                                .where(user_profiles.c.user_id == row.id)).scalars())
+        new = sorted(set(profile_ids) - have)
+        if new:
+            conn.execute(user_profiles.insert(), [dict(user_id=row.id, profile_id=p) for p in new])
+    return User(row.id, row.email, row.role)
+
+
+def granted_profiles(store: Store, user: User) -> set[str]:
+    with store.engine.connect() as conn:
+        return set(conn.execute(sa.select(user_profiles.c.profile_id)
+                                .where(user_profiles.c.user_id == user.id)).scalars())
+
+
+def may_tune(user: User, profile_id: str, owner: str, granted: set[str]) -> bool:
+    """Admins tune every profile; a librarian those they own (the profile's ``owner``) or were granted."""
+    if user.is_admin or profile_id in granted:
+        return True
+    return bool(owner) and parseaddr(owner)[1].strip().lower() == user.email
 
 
 # ------------------------------------------------------------------ sessions

@@ -25,6 +25,7 @@ from ..errors import AwarenessError
 from ..store import item_sources, utcnow
 from ..users import authenticate, end_session, finish_login, reserve_login, start_session
 from . import editor
+from .guard import metrics_refusal
 from .core import CSRF_COOKIE, SESSION_COOKIE, Web, see_other
 
 logger = logging.getLogger(__name__)
@@ -93,14 +94,14 @@ def routes(web: Web) -> list[Route]:
     # ------------------------------------------------------------ librarian
 
     async def librarian(request: Request) -> Response:
-        web.require(request)
+        user = web.require(request)
         ctx = web.context()
-        return web.render(request, "librarian.html.j2", profiles=ctx.profiles, problems=ctx.profile_errors)
+        mine = [p for p in ctx.profiles if web.may_tune(user, p)]   # rights per profile (issue 15)
+        return web.render(request, "librarian.html.j2", profiles=mine, problems=ctx.profile_errors)
 
     async def librarian_profile(request: Request) -> Response:
-        web.require(request)
+        _, profile = web.require_profile(request, request.path_params["profile_id"])
         ctx = web.context()
-        profile = web.profile_or_404(request.path_params["profile_id"])
         from ..feedback import feedback_summary
         from ..preview import preview_profile
         preview = await run_in_threadpool(preview_profile, ctx, profile)
@@ -110,8 +111,7 @@ def routes(web: Web) -> list[Route]:
                           judged=request.query_params.get("judged"))
 
     async def judge(request: Request) -> Response:
-        user = web.require(request)
-        profile = web.profile_or_404(request.path_params["profile_id"])
+        user, profile = web.require_profile(request, request.path_params["profile_id"])
         form = await web.checked_form(request)
         try:
             item_id = int(str(form.get("item_id", "")))
@@ -127,8 +127,7 @@ def routes(web: Web) -> list[Route]:
         return see_other(f"/librarian/{profile.id}?judged={item_id}#item-{item_id}-{topic_id}")
 
     async def edit(request: Request) -> Response:
-        web.require(request)
-        profile = web.profile_or_404(request.path_params["profile_id"])
+        _, profile = web.require_profile(request, request.path_params["profile_id"])
         if request.method == "GET":
             text = editor.read(profile)
             return web.render(request, "editor.html.j2", profile=profile, text=text, errors=[], diff=None,
@@ -202,6 +201,9 @@ def routes(web: Web) -> list[Route]:
 
     async def metrics(request: Request) -> Response:
         from ..metrics import CONTENT_TYPE, render_metrics
+        refused = metrics_refusal(web.settings, request)   # a token, or this host only (issue 15)
+        if refused is not None:
+            return refused
         return PlainTextResponse(render_metrics(web.store), media_type=CONTENT_TYPE)
 
     return [

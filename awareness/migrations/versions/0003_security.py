@@ -1,4 +1,5 @@
-"""subscribers: a random key for readers' links, and ids never reused; confirmation_sends (issue 15)
+"""subscribers: a random key for readers' links, and ids never reused;
+confirmation_sends; user_profiles (issue 15)
 
 Revision ID: 0003_security
 Revises: 0002
@@ -35,6 +36,11 @@ def upgrade() -> None:
                     sa.Column('client', sa.Text(), nullable=False),
                     sa.Column('at', sa.DateTime(), nullable=False),
                     sa.PrimaryKeyConstraint('id'))
+    op.create_table('user_profiles',
+                    sa.Column('user_id', sa.Integer(), nullable=False),
+                    sa.Column('profile_id', sa.String(length=100), nullable=False),
+                    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+                    sa.PrimaryKeyConstraint('user_id', 'profile_id'))
     for column in ('email_hash', 'client', 'at'):
         op.create_index(op.f(f'ix_confirmation_sends_{column}'), 'confirmation_sends', [column], unique=False)
     op.add_column('subscribers', sa.Column('key', sa.String(length=32), nullable=True))
@@ -57,5 +63,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('confirmation_sends')
+    op.drop_table('user_profiles')
     with op.batch_alter_table('subscribers') as batch:
         batch.drop_column('key')
