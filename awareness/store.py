@@ -661,7 +661,8 @@ class _SameStory:
     the same canonical link; the same content hash of a real summary, published
     within days; or, from *another* source, the same title with a near-identical
     summary within days, or the same title from a feed and a spider (which often
-    carries no summary) within a few days.  A title alone never merges: a source
+    carries no summary) within a few days; from the *same* source, the same title
+    only with the same publication date (a site that moved).  A title alone never merges: a source
     publishes "Statistical release" or "Board papers" every month under the same
     title, often with no summary, and each is its own document.
     """
@@ -669,6 +670,7 @@ class _SameStory:
     TITLE_CANDIDATES = 20
     NEAR = timedelta(days=14)            # same text from two places, published this close: one document
     PAIR = timedelta(days=3)             # a feed's item and a spider's listing entry of it
+    SAME_DATE = timedelta(hours=24)      # one source listing a dated document again at another URL
     SUBSTANTIVE = 40                     # characters of summary before its hash says anything
 
     def __init__(self, conn: Connection, batch: Sequence[Item], source_id: str = "",
@@ -731,9 +733,14 @@ class _SameStory:
         b = it.summary[:400].lower()
         for item_id, summary, published in self.by_title.get(it.title_key, ()):
             origins = self.origins.get(item_id, {})
-            if self.source_id in origins:
-                continue        # the same source, another URL: another document of that title
             a = summary[:400].lower()
+            if self.source_id in origins:
+                # The same source, another URL: another document of that title ("Board papers" each
+                # month), unless it carries the very same date (a site that moved, listed again).
+                if it.published is not None and self._close(published, it, self.SAME_DATE) \
+                        and (not a or not b or _similar(a, b, 0.8)):
+                    return item_id
+                continue
             if a and b:
                 if self._close(published, it, self.NEAR) and _similar(a, b, 0.8):
                     return item_id

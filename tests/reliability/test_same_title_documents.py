@@ -57,6 +57,8 @@ def test_only_positive_evidence_merges_two_urls(tmp_path: Path) -> None:
         # the same source, the same title and no summary, a month apart: two documents
         assert add("trust", "b-10", "https://trust.example/board/2026-10", "Trust board papers", "", 40) == 1
         assert add("trust", "b-11", "https://trust.example/board/2026-11", "Trust board papers", "", 10) == 1
+        # ...but the same document listed again at a new address with its very same date is one
+        assert add("trust", "b-11m", "https://new.trust.example/board/2026-11", "Trust board papers", "", 10) == 0
         # the same boilerplate summary too (the same content hash), weeks apart: still two
         text = "Papers for the meeting of the trust board held in public, with the agenda and minutes."
         assert add("trust", "p-1", "https://trust.example/p/1", "Trust board papers in public", text, 35) == 1
