@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 VERDICTS = ("useful", "not-relevant")
 FEEDBACK_MAX_AGE = timedelta(days=90)
-CONFIRM_MAX_AGE = timedelta(days=7)
+CONFIRM_MAX_AGE = timedelta(days=3)      # issue 15: a confirmation link lives a few days
 
 
 class BadToken(AwarenessError):

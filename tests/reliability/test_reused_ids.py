@@ -96,3 +96,18 @@ def test_upgrading_an_old_database_keys_every_subscriber_and_never_reuses_a_ledg
         assert len(keys) == 2 and all(len(k) >= 16 for k in keys) and len(set(keys)) == 2
     finally:
         store.close()
+
+
+def test_a_confirmation_link_lives_a_few_days(site: Site) -> None:
+    import time
+
+    import itsdangerous
+
+    class FourDaysAgo(itsdangerous.TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time() - 4 * 86400)
+
+    ref = subscriptions.request_subscription(site.store, profile_id="ph-team", email="dan@example.nhs.uk", topics=[])
+    old = itsdangerous.URLSafeTimedSerializer("test-secret-key", salt="awareness.confirm",
+                                              signer=FourDaysAgo).dumps(["ph-team", ref])
+    assert site.client().get(f"/confirm/{old}").status_code == 410
