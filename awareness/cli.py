@@ -565,8 +565,9 @@ def web(obj: _Obj, host: str, port: int) -> None:
     import uvicorn
 
     from .web import create_app
+    from .web.serving import server_options
 
-    uvicorn.run(create_app(obj.settings), host=host, port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(create_app(obj.settings), host=host, port=port, log_level="info", **server_options(obj.settings))
 
 
 @main.group()
@@ -591,6 +592,24 @@ def users_add(obj: _Obj, email: str, role: str, password: str) -> None:
     finally:
         store.close()
     click.echo(f"added {user.role} {user.email}")
+
+
+@users.command("grant")
+@click.argument("email")
+@click.argument("profile_ids", nargs=-1, required=True)
+@click.pass_obj
+@_friendly
+def users_grant(obj: _Obj, email: str, profile_ids: tuple[str, ...]) -> None:
+    """Let a librarian tune these profiles (besides those whose owner they are); admins tune all."""
+    from .store import Store
+    from .users import grant_profiles
+
+    store = Store(obj.settings.database_url)
+    try:
+        user = grant_profiles(store, email, list(profile_ids))
+    finally:
+        store.close()
+    click.echo(f"{user.email} may tune {', '.join(profile_ids)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

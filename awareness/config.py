@@ -25,7 +25,7 @@ from .errors import ConfigError
 logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "AWARENESS_"
-SECRET_KEYS = {"secret_key", "admin_token"}
+SECRET_KEYS = {"secret_key", "admin_token", "metrics_token"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
     admin_token: str = ""
+    metrics_token: str = ""                  # Bearer token for /metrics; without one only this host may read it
     fetch_allow: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()    # addresses of reverse proxies whose X-Forwarded-For is believed
     # Gathering limits: generous for real feeds, tight enough to stay polite and bounded.
     fetch_concurrency: int = 16
     fetch_per_host: int = 2

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 from .bulletin import Rendered
 from .config import Settings
 from .errors import DeliveryError
+from .mailheaders import RawListHeader
 from .models import Profile
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile,
     if unsubscribe_url is not None:
         msg["List-Id"] = f"{_phrase(profile.name)} <{profile.id}.{list_domain}>"
         mailto = unsubscribe_mailto if unsubscribe_mailto.startswith("mailto:") else f"mailto:{unsubscribe_mailto}"
-        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, <{mailto}>"
+        msg["List-Unsubscribe"] = RawListHeader("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>")
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["Precedence"] = "bulk"
     msg["Auto-Submitted"] = "auto-generated"

@@ -42,7 +42,9 @@ _BLOCK_TAG = re.compile(
     r"<(?=/?(?:p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|blockquote|section|article|"
     r"header|footer|figure|figcaption|pre|img)\b)", re.IGNORECASE)
 _TAG_LIKE = re.compile(r"<[a-zA-Z/!?]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+# Control characters, and (issue 15) the bidi embeddings, overrides and isolates that can make a title
+# read backwards or hide what a link says ("\u202egpj.exe" shows as "exe.jpg").
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\u202a-\u202e\u2066-\u2069]")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
@@ -53,7 +55,7 @@ def canonical_link(url: str) -> str:
 
     Lowercases scheme and host, drops a default port and the fragment, and
     removes tracking parameters (utm_*, fbclid, ...) while keeping the rest in
-    their order and original encoding.  Idempotent; a string that is not a URL
+    their order and original encoding; any user name and password are dropped.  Idempotent; a string that is not a URL
     comes back stripped.
     """
     url = (url or "").strip()
@@ -71,7 +73,9 @@ def canonical_link(url: str) -> str:
 
 
 def _canonical_netloc(scheme: str, netloc: str) -> str:
-    userinfo, at, hostport = netloc.rpartition("@")
+    # A user name or password (https://user:pass@host/) never belongs in a bulletin: it may be a
+    # secret, and "https://nhs.uk@evil.example/" makes a link look like it goes elsewhere (issue 15).
+    _, _, hostport = netloc.rpartition("@")
     host, port = hostport, ""
     if hostport.startswith("["):                      # [IPv6]:port
         end = hostport.find("]")
@@ -81,8 +85,8 @@ def _canonical_netloc(scheme: str, netloc: str) -> str:
         host, _, port = hostport.rpartition(":")
     host = host.lower()
     if port == DEFAULT_PORTS.get(scheme) or port == "":
-        return f"{userinfo}{at}{host}"
-    return f"{userinfo}{at}{host}:{port}"
+        return host
+    return f"{host}:{port}"
 
 
 def _is_tracking(param: str) -> bool:

@@ -40,7 +40,7 @@ from .profiles import check_profiles, cron_trigger, profile_sources
 from .progress import GatherProgress
 from .sources import load_sources
 from .store import Store, utcnow
-from .subscriptions import chosen_topics
+from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
 from .tokens import Signer
 
 logger = logging.getLogger(__name__)
@@ -339,13 +339,17 @@ def compose_for(ctx: Context, profile: Profile, subscriber_id: int, *, now: date
     return bulletin
 
 
-def links_for(ctx: Context, profile: Profile, subscriber_id: int, page_id: int | None = None) -> Links:
+def links_for(ctx: Context, profile: Profile, subscriber_id: int, page_id: int | None = None,
+              key: str | None = None) -> Links:
     """Per-subscriber links to the web app, signed so that they carry no email address.
 
-    ``page_id`` is the bulletin's archived web version ("view in browser").
+    ``page_id`` is the bulletin's archived web version ("view in browser"); ``key`` the
+    subscriber's link key (read from the store when not given).
     """
     base = ctx.settings.base_url.rstrip("/")
-    token = ctx.signer.unsubscribe_token(profile.id, subscriber_id)
+    if key is None:
+        key = subscriber_key(ctx.store, subscriber_id)
+    token = ctx.signer.unsubscribe_token(profile.id, subscriber_id, key)
 
     def feedback(item_id: int, verdict: str) -> str:
         return f"{base}/feedback/{ctx.signer.feedback_token(profile.id, subscriber_id, item_id, verdict)}"
@@ -390,6 +394,7 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
             composed: dict[Any, Any] = {"items": window_items}
             pages: dict[int, int] = {}
             personaliser = LinkPersonaliser(ctx.composer)
+            keys = subscriber_keys(ctx.store, profile.id)
             for address, subscriber_id in ids.items():
                 if STOP.is_set() and not dry_run:
                     report.note = "stopped before every subscriber was served; the next run sends the rest"
@@ -400,7 +405,7 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 if not dry_run and id(bulletin) not in pages:   # same items, same page
                     pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
                 page_id = None if dry_run else pages[id(bulletin)]
-                links = links_for(ctx, profile, subscriber_id, page_id)
+                links = links_for(ctx, profile, subscriber_id, page_id, keys.get(subscriber_id, ""))
                 rendered = personaliser.render(bulletin, links)
                 if dry_run:
                     report.outputs.append(rendered)

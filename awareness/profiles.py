@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from . import yamlpos
+from . import profile_checks, yamlpos
 from .errors import ProfileError
 from .models import ID_PATTERN, Profile, Source, Topic
 
@@ -278,7 +278,9 @@ def _pre_checks(root: Node, data: dict[str, Any], err: Any) -> list[ProfileError
     if isinstance(schedule, str):
         tz = data.get("timezone", "Europe/London")
         try:
-            cron_trigger(schedule, tz if tz in _time_zones() else "UTC")
+            if profile_checks.never_fires(cron_trigger(schedule, tz if tz in _time_zones() else "UTC")):
+                errors.append(err(yamlpos.locate(root, ["schedule"]), f'schedule "{schedule}" never fires: no '
+                                  "month has that day (e.g. 31 February); choose a day every month has"))
         except ValueError as e:
             errors.append(err(yamlpos.locate(root, ["schedule"]), str(e)))
     if data.get("sources") == []:
@@ -290,6 +292,7 @@ def _pre_checks(root: Node, data: dict[str, Any], err: Any) -> list[ProfileError
             if isinstance(address, str) and not _EMAIL.match(address):
                 errors.append(err(yamlpos.line_of(node), f"subscribers: {yamlpos.shown(address)} is not an "
                                   "email address"))
+    errors += profile_checks.header_problems(root, data, err) + profile_checks.term_problems(root, data, err)
     topics = yamlpos.node_at(root, ["topics"])
     if isinstance(data.get("topics"), list) and isinstance(topics, SequenceNode):
         first_line: dict[str, int] = {}

@@ -154,8 +154,11 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> N
         if app is not None and not stop.is_set():
             import uvicorn
 
+            from .web.serving import server_options
+
             logger.info("serving the web app on http://%s:%d", host, port)
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
+                                                   **server_options(settings)))
             server.run()   # returns on SIGTERM / SIGINT (uvicorn handles them while it runs)
         else:
             logger.info("the web app is not installed; running the scheduler alone")

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Sequence
@@ -114,7 +115,10 @@ subscribers = sa.Table(
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("origin", sa.String(10), nullable=False, default="yaml", server_default="yaml"),  # yaml | web (confirmed)
+    # issue 15: a random key that the reader's links carry, so a link names this subscriber and no later one
+    sa.Column("key", sa.String(32), nullable=False, default=lambda: secrets.token_urlsafe(16)),
     sa.UniqueConstraint("profile_id", "email", name="uq_subscribers_profile_email"),
+    sqlite_autoincrement=True,   # issue 15: an id, once deleted, is never given to a newcomer (ledger, tokens)
 )
 
 deliveries = sa.Table(
@@ -212,6 +216,12 @@ users = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
 )
 
+user_profiles = sa.Table(
+    "user_profiles", metadata,   # issue 15: the profiles a librarian may tune, besides those they own
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("profile_id", sa.String(100), primary_key=True),
+)
+
 web_sessions = sa.Table(
     "web_sessions", metadata,
     sa.Column("key_hash", sa.String(64), primary_key=True),   # sha256 of the cookie value, never the value
@@ -237,6 +247,14 @@ pending_subscriptions = sa.Table(
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("topics", sa.JSON, nullable=False, default=list),  # [] = every topic
     sa.Column("created", UTCDateTime, nullable=False),
+)
+
+confirmation_sends = sa.Table(
+    "confirmation_sends", metadata,   # issue 15: how many confirmation emails went to an address / for a client
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email_hash", sa.String(64), nullable=False, index=True),   # sha256 of the address, as suppressions
+    sa.Column("client", sa.Text, nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
 )
 
 suppressions = sa.Table(
@@ -459,7 +477,7 @@ class Store:
                 fresh.append(it)
             if not fresh:
                 return result
-            stories = _SameStory(conn, fresh)
+            stories = _SameStory(conn, fresh, source_id, now)
             rows: list[dict[str, Any]] = []
             owners: list[int] = []      # per fresh item: a stored id, or -(n + 1) for the n-th new row
             for it in fresh:
@@ -637,63 +655,109 @@ class Store:
 
 
 class _SameStory:
-    """Which stored item a new one is the same story as: same canonical link, same content,
-    or the same title with a near-identical summary.
+    """Which stored item a new one is the same document as (issue 15: only on positive evidence).
 
-    A title alone is not enough: feeds reuse titles ("Adult social care: what the
-    latest data tell us") for different publications.  One feed's items are looked
-    up together, and each new item joins the lookup (``add``) for those after it.
+    Two items whose URLs differ are one document only when something shows it:
+    the same canonical link; the same content hash of a real summary, published
+    within days; or, from *another* source, the same title with a near-identical
+    summary within days, or the same title from a feed and a spider (which often
+    carries no summary) within a few days; from the *same* source, the same title
+    only with the same publication date (a site that moved).  A title alone never merges: a source
+    publishes "Statistical release" or "Board papers" every month under the same
+    title, often with no summary, and each is its own document.
     """
 
     TITLE_CANDIDATES = 20
+    NEAR = timedelta(days=14)            # same text from two places, published this close: one document
+    PAIR = timedelta(days=3)             # a feed's item and a spider's listing entry of it
+    SAME_DATE = timedelta(hours=24)      # one source listing a dated document again at another URL
+    SUBSTANTIVE = 40                     # characters of summary before its hash says anything
 
-    def __init__(self, conn: Connection, batch: Sequence[Item]) -> None:
+    def __init__(self, conn: Connection, batch: Sequence[Item], source_id: str = "",
+                 now: datetime | None = None) -> None:
+        self.source_id = source_id
+        self.now = now or utcnow()
+        self.kind = conn.execute(sa.select(sources.c.kind).where(sources.c.id == source_id)).scalar() or "feed"
         self.by_link: dict[str, int] = {}
-        self.by_hash: dict[str, int] = {}
-        self.by_title: dict[str, list[tuple[int, str]]] = {}
+        self.by_hash: dict[str, tuple[int, datetime]] = {}
+        self.by_title: dict[str, list[tuple[int, str, datetime]]] = {}
+        self.origins: dict[int, dict[str, str]] = {}     # item id -> its sources and their kinds
         links = sorted({it.link for it in batch if it.link})
-        hashes = sorted({it.content_hash for it in batch})
+        hashes = sorted({it.content_hash for it in batch if self._substantive(it)})
         titles = sorted({it.title_key for it in batch if self._telling(it.title_key)})
-        for column, keys, found in ((items.c.link, links, self.by_link),
-                                    (items.c.content_hash, hashes, self.by_hash)):
-            for chunk in _chunks(keys, 500):
-                for key, item_id in conn.execute(sa.select(column, items.c.id).where(column.in_(chunk))
-                                                 .order_by(items.c.id)):
-                    found.setdefault(key, int(item_id))
+        for chunk in _chunks(links, 500):
+            for key, item_id in conn.execute(sa.select(items.c.link, items.c.id).where(items.c.link.in_(chunk))
+                                             .order_by(items.c.id)):
+                self.by_link.setdefault(key, int(item_id))
+        for chunk in _chunks(hashes, 500):
+            for key, item_id, published in conn.execute(
+                    sa.select(items.c.content_hash, items.c.id, items.c.published)
+                    .where(items.c.content_hash.in_(chunk)).order_by(items.c.id)):
+                self.by_hash.setdefault(key, (int(item_id), published))
         for chunk in _chunks(titles, 500):
-            for r in conn.execute(sa.select(items.c.id, items.c.title_key, items.c.summary)
+            for r in conn.execute(sa.select(items.c.id, items.c.title_key, items.c.summary, items.c.published)
                                   .where(items.c.title_key.in_(chunk)).order_by(items.c.id)):
                 candidates = self.by_title.setdefault(r.title_key, [])
                 if len(candidates) < self.TITLE_CANDIDATES:
-                    candidates.append((int(r.id), r.summary))
+                    candidates.append((int(r.id), r.summary, r.published))
+        ids = sorted({i for cands in self.by_title.values() for i, _, _ in cands})
+        for chunk in _chunks(ids, 500):
+            q = (sa.select(item_sources.c.item_id, item_sources.c.source_id, sources.c.kind)
+                 .select_from(item_sources.outerjoin(sources, sources.c.id == item_sources.c.source_id))
+                 .where(item_sources.c.item_id.in_(chunk)))
+            for item_id, sid, kind in conn.execute(q):
+                self.origins.setdefault(int(item_id), {})[sid] = kind or "feed"
 
     @staticmethod
     def _telling(title_key: str) -> bool:
         return bool(title_key) and len(title_key) >= 12  # "Update", "News" say too little to merge on
 
+    @classmethod
+    def _substantive(cls, it: Item) -> bool:
+        return len(" ".join(it.summary.split())) >= cls.SUBSTANTIVE
+
+    def _close(self, published: datetime | None, it: Item, within: timedelta) -> bool:
+        mine = it.published or self.now
+        return published is not None and abs(published - mine) <= within
+
     def find(self, it: Item) -> int | None:
         # items whose link was unusable (javascript:, none) share "" and are not one story
         if it.link and it.link in self.by_link:
             return self.by_link[it.link]
-        if it.content_hash in self.by_hash:
-            return self.by_hash[it.content_hash]
+        if self._substantive(it) and it.content_hash in self.by_hash:
+            item_id, published = self.by_hash[it.content_hash]
+            if self._close(published, it, self.NEAR):
+                return item_id
         if not self._telling(it.title_key):
             return None
         b = it.summary[:400].lower()
-        for item_id, summary in self.by_title.get(it.title_key, ()):
+        for item_id, summary, published in self.by_title.get(it.title_key, ()):
+            origins = self.origins.get(item_id, {})
             a = summary[:400].lower()
-            if not a or not b or _similar(a, b, 0.8):
-                return item_id
+            if self.source_id in origins:
+                # The same source, another URL: another document of that title ("Board papers" each
+                # month), unless it carries the very same date (a site that moved, listed again).
+                if it.published is not None and self._close(published, it, self.SAME_DATE) \
+                        and (not a or not b or _similar(a, b, 0.8)):
+                    return item_id
+                continue
+            if a and b:
+                if self._close(published, it, self.NEAR) and _similar(a, b, 0.8):
+                    return item_id
+            elif set(origins.values()) - {self.kind} and self._close(published, it, self.PAIR):
+                return item_id  # a feed and a spider listing saw the same document
         return None
 
     def add(self, item_id: int, it: Item) -> None:
         if it.link:
             self.by_link.setdefault(it.link, item_id)
-        self.by_hash.setdefault(it.content_hash, item_id)
+        if self._substantive(it):
+            self.by_hash.setdefault(it.content_hash, (item_id, it.published or self.now))
         if self._telling(it.title_key):
             candidates = self.by_title.setdefault(it.title_key, [])
             if len(candidates) < self.TITLE_CANDIDATES:
-                candidates.append((item_id, it.summary))
+                candidates.append((item_id, it.summary, it.published or self.now))
+            self.origins.setdefault(item_id, {})[self.source_id] = self.kind
 
 
 def _insert_matches(conn: Connection, found: Sequence[Match]) -> None:

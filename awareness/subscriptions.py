@@ -16,7 +16,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from urllib.parse import urlsplit
@@ -29,7 +29,7 @@ from .deliver import build_message
 from .models import Profile
 from .store import (Store, email_hash, pending_subscriptions, subscriber_topics, subscribers, suppressions,
                     utcnow)
-from .tokens import CONFIRM_MAX_AGE, Signer
+from .tokens import CONFIRM_MAX_AGE, Signer, SubscriberLink
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,41 @@ def unsubscribe(store: Store, profile_id: str, subscriber_id: int, *, now: datet
         conn.execute(subscribers.delete().where(subscribers.c.id == subscriber_id))
     logger.info("subscriber %d unsubscribed from %s", subscriber_id, profile_id)
     return True
+
+
+def link_holder(store: Store, link: SubscriberLink) -> int | None:
+    """The subscriber an unsubscribe/preferences link names, or None when they are gone.
+
+    A link with a key must carry this subscriber's key; one made before keys existed
+    is honoured only if it was signed after the subscriber was created, so a leaver's
+    old link never acts on a newcomer who was given the same id (issue 15)."""
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(subscribers.c.key, subscribers.c.created).where(
+            subscribers.c.id == link.subscriber_id, subscribers.c.profile_id == link.profile_id)).first()
+    if row is None:
+        return None
+    if link.key:
+        return link.subscriber_id if secrets.compare_digest(link.key, row.key) else None
+    return link.subscriber_id if row.created <= link.issued + timedelta(seconds=1) else None
+
+
+def subscriber_keys(store: Store, profile_id: str) -> dict[int, str]:
+    """subscriber id -> the key their links carry, for one profile (read once per send)."""
+    with store.engine.connect() as conn:
+        return {int(r.id): r.key for r in conn.execute(sa.select(subscribers.c.id, subscribers.c.key)
+                                                       .where(subscribers.c.profile_id == profile_id))}
+
+
+def subscriber_key(store: Store, subscriber_id: int) -> str:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(subscribers.c.key).where(subscribers.c.id == subscriber_id)).scalar() or ""
+
+
+def revoke_links(store: Store, subscriber_id: int) -> None:
+    """A new key: every unsubscribe/preferences link made before stops working."""
+    with store.engine.begin() as conn:
+        conn.execute(subscribers.update().where(subscribers.c.id == subscriber_id)
+                     .values(key=secrets.token_urlsafe(16)))
 
 
 def is_subscribed(store: Store, profile_id: str, subscriber_id: int) -> bool:

@@ -4,6 +4,11 @@ One secret, a different salt per purpose, so a token made for one purpose
 cannot be replayed for another.  Tokens are signed, not encrypted: anyone can
 read the payload, so it carries opaque ids (profile id, subscriber id, item id)
 and never an email address.
+
+A subscriber's links also carry that subscriber's random key (issue 15): a link
+names one subscriber and nobody who later gets the same id, and the key can be
+changed to revoke every link made before.  Links made before keys existed carry
+none; they are honoured only for a subscriber who existed when they were signed.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -21,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 VERDICTS = ("useful", "not-relevant")
 FEEDBACK_MAX_AGE = timedelta(days=90)
-CONFIRM_MAX_AGE = timedelta(days=7)
+CONFIRM_MAX_AGE = timedelta(days=3)      # issue 15: a confirmation link lives a few days
 
 
 class BadToken(AwarenessError):
@@ -30,6 +38,16 @@ class BadToken(AwarenessError):
 
 class ExpiredToken(BadToken):
     """A link's token was genuine but is too old."""
+
+
+@dataclass(frozen=True)
+class SubscriberLink:
+    """What an unsubscribe or preferences link says: whose, and when it was made."""
+
+    profile_id: str
+    subscriber_id: int
+    key: str                 # "" in links made before subscribers had keys
+    issued: datetime
 
 
 class Signer:
@@ -54,13 +72,23 @@ class Signer:
 
     # ---------------------------------------------------------- unsubscribe
 
-    def unsubscribe_token(self, profile_id: str, subscriber_id: int) -> str:
-        return self._unsubscribe.dumps([profile_id, int(subscriber_id)])
+    def unsubscribe_token(self, profile_id: str, subscriber_id: int, key: str = "") -> str:
+        """The unsubscribe and preferences link; ``key`` is the subscriber's (store.subscribers.key)."""
+        return self._unsubscribe.dumps([profile_id, int(subscriber_id), key] if key
+                                       else [profile_id, int(subscriber_id)])
 
     def read_unsubscribe(self, token: str) -> tuple[str, int]:
         """No expiry: an unsubscribe link in a year-old email must still work."""
-        profile_id, subscriber_id = _load(self._unsubscribe, token, None, "unsubscribe", 2)
-        return str(profile_id), _as_int(subscriber_id, "unsubscribe")
+        link = self.read_subscriber_link(token)
+        return link.profile_id, link.subscriber_id
+
+    def read_subscriber_link(self, token: str) -> SubscriberLink:
+        """The whole link; subscriptions.link_holder() checks it still names a subscriber."""
+        payload, issued = _load(self._unsubscribe, token, None, "unsubscribe", (2, 3), with_time=True)
+        key = payload[2] if len(payload) == 3 else ""
+        if not isinstance(key, str):
+            raise BadToken("this unsubscribe link is not valid (unexpected contents)")
+        return SubscriberLink(str(payload[0]), _as_int(payload[1], "unsubscribe"), key, issued)
 
     # ------------------------------------------------------------- feedback
 
@@ -92,16 +120,19 @@ class Signer:
 
 
 def _load(serializer: URLSafeTimedSerializer, token: str, max_age: timedelta | int | None,
-          purpose: str, length: int) -> list[object]:
+          purpose: str, length: int | tuple[int, ...], with_time: bool = False) -> Any:
     seconds = max_age.total_seconds() if isinstance(max_age, timedelta) else max_age
+    lengths = (length,) if isinstance(length, int) else length
     try:
-        payload = serializer.loads(token, max_age=seconds)
+        payload, issued = serializer.loads(token, max_age=seconds, return_timestamp=True)
     except SignatureExpired:
         raise ExpiredToken(f"this {purpose} link has expired; ask for a new one") from None
     except BadSignature:
         raise BadToken(f"this {purpose} link is not valid (damaged when copied, or not from Awareness)") from None
-    if not isinstance(payload, list) or len(payload) != length:
+    if not isinstance(payload, list) or len(payload) not in lengths:
         raise BadToken(f"this {purpose} link is not valid (unexpected contents)")
+    if with_time:
+        return payload, issued.astimezone(timezone.utc)
     return payload
 
 

@@ -56,9 +56,27 @@ _HINTS = (
 )
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """The safe loader, refusing aliases (``*name``, ``<<: *name``).
+
+    Nested aliases expand quadratically or worse ("billion laughs"): a profile of a
+    few lines became a gigabyte in the web editor and a minute of CPU (issue 15).
+    Nobody needs them in a profile or a sources list, so they are refused as soon
+    as one is read, before anything is expanded."""
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise YamlSyntaxError(event.start_mark.line + 1,
+                                  f"'*{event.anchor}' repeats another part of the file (a YAML alias); aliases "
+                                  "are not allowed here: write the values out in full (if the '*' is meant as "
+                                  "text, put the value in quotes)")
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
 def parse(text: str) -> Parsed:
-    """Compose and construct one YAML document with the safe loader."""
-    loader = yaml.SafeLoader(text)
+    """Compose and construct one YAML document with the safe loader (aliases refused)."""
+    loader = _NoAliasLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -105,6 +105,7 @@ class LoopbackHTTPServer:
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []          # each message's bytes exactly as they came over the wire
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse_rcpt: set[str] = set()
         self.refuse_all = False
@@ -121,6 +122,7 @@ class _Collector:
         assert isinstance(raw, bytes)
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         self.messages.append(msg)  # type: ignore[arg-type]
+        self.raw.append(raw)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 

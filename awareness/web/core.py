@@ -25,7 +25,7 @@ from ..profiles import check_profiles
 from ..sources import load_sources
 from ..store import Store
 from ..tokens import Signer
-from ..users import User, session_user
+from ..users import User, granted_profiles, may_tune, session_user
 
 CSRF_COOKIE = "aw_csrf"
 SESSION_COOKIE = "aw_session"
@@ -82,6 +82,18 @@ class Web:
         if role == "admin" and not user.is_admin:
             raise HTTPException(403, "This page is for administrators.")
         return user
+
+    def may_tune(self, user: User, profile: Profile) -> bool:
+        return may_tune(user, profile.id, profile.owner, granted_profiles(self.store, user))
+
+    def require_profile(self, request: Request, profile_id: str) -> tuple[User, Profile]:
+        """The logged-in user and the profile, when this user may tune it (issue 15); else 403."""
+        user = self.require(request)
+        profile = self.profile_or_404(profile_id)
+        if not self.may_tune(user, profile):
+            raise HTTPException(403, f"You cannot tune '{profile.name}': ask an administrator to give you this "
+                                     f"profile (awareness users grant {user.email} {profile.id}).")
+        return user, profile
 
     # ------------------------------------------------------------ CSRF
 

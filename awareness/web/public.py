@@ -21,6 +21,7 @@ from starlette.routing import Route
 from .. import archive, exports, subscriptions
 from ..deliver import open_transport
 from ..errors import DeliveryError
+from ..sendlimits import may_send_confirmation
 from ..store import utcnow
 from ..tokens import BadToken, ExpiredToken
 from .core import Web
@@ -53,6 +54,13 @@ def routes(web: Web) -> list[Route]:
                               error="Enter an email address in the correct format, like name@example.nhs.uk")
         if len(topics) == len(known):
             topics = []   # every topic, including any the librarian adds later
+        days = int(subscriptions.CONFIRM_MAX_AGE / timedelta(days=1))
+        client = request.client.host if request.client else "unknown"
+        if not await run_in_threadpool(may_send_confirmation, web.store, email, client):
+            # issue 15: past the limit nothing is sent, and the page reads exactly as when it is
+            logger.warning("a confirmation email for %s was not sent: too many for the address or client",
+                           profile.id)
+            return web.render(request, "check_email.html.j2", profile=profile, email=email, days=days)
         ref = subscriptions.request_subscription(web.store, profile_id=profile.id, email=email, topics=topics)
         url = subscriptions.confirm_url(web.settings, web.signer, profile.id, ref)
         message = subscriptions.confirmation_message(web.settings, web.composer, profile, email, url)
@@ -63,8 +71,7 @@ def routes(web: Web) -> list[Route]:
             subscriptions.forget_pending(web.store, ref)
             return web.message(request, "We could not send the confirmation email",
                                "Nothing has been changed. Please try again in a few minutes.", status=503)
-        return web.render(request, "check_email.html.j2", profile=profile, email=email,
-                          days=int(subscriptions.CONFIRM_MAX_AGE / timedelta(days=1)))
+        return web.render(request, "check_email.html.j2", profile=profile, email=email, days=days)
 
     # ------------------------------------------------------------ confirm
 
@@ -89,17 +96,20 @@ def routes(web: Web) -> list[Route]:
         done = subscriptions.confirm(web.store, ref, profile_id)
         manage = None
         if done is not None:
-            manage = f"/preferences/{web.signer.unsubscribe_token(profile_id, done.subscriber_id)}"
+            key = subscriptions.subscriber_key(web.store, done.subscriber_id)
+            manage = f"/preferences/{web.signer.unsubscribe_token(profile_id, done.subscriber_id, key)}"
         return web.render(request, "confirm.html.j2", profile=profile, done=done is not None, manage=manage)
 
     # ------------------------------------------------------------ unsubscribe and topic choice
 
     def read_unsubscribe(request: Request) -> tuple[str, int]:
+        """(profile, subscriber id); the id is 0 (nobody) when the link's subscriber has gone (issue 15)."""
         try:
-            return web.signer.read_unsubscribe(request.path_params["token"])
+            link = web.signer.read_subscriber_link(request.path_params["token"])
         except BadToken:
             raise HTTPException(400, "This unsubscribe link is not valid. Check that you copied all of it, "
                                      "or reply to the bulletin and ask to be taken off the list.")
+        return link.profile_id, subscriptions.link_holder(web.store, link) or 0
 
     async def unsubscribe_page(request: Request) -> Response:
         profile_id, subscriber_id = read_unsubscribe(request)

@@ -23,8 +23,9 @@ from starlette.routing import Route
 from .. import archive, subscriptions
 from ..errors import AwarenessError
 from ..store import item_sources, utcnow
-from ..users import authenticate, end_session, login_wait, record_login, start_session
+from ..users import authenticate, end_session, finish_login, reserve_login, start_session
 from . import editor
+from .guard import metrics_refusal
 from .core import CSRF_COOKIE, SESSION_COOKIE, Web, see_other
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ def _items_last_week(web: Web) -> dict[str, int]:
         return {source_id: int(n) for source_id, n in conn.execute(q)}
 
 
+def _wait_words(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 90 else f"{round(seconds / 60)} minutes"
+
+
 def routes(web: Web) -> list[Route]:
     # ------------------------------------------------------------ login
 
@@ -57,14 +62,14 @@ def routes(web: Web) -> list[Route]:
         form = await web.checked_form(request)
         email = str(form.get("email", "")).strip().lower()
         client = request.client.host if request.client else "unknown"
-        wait = login_wait(web.store, email, client)
-        if wait:
+        attempt, wait = await run_in_threadpool(reserve_login, web.store, email, client)   # before argon2
+        if attempt is None:
             refused = web.render(request, "login.html.j2", status=429, next=nxt, email=email,
-                                 error=f"Too many failed attempts. Wait {max(1, wait // 60)} minutes and try again.")
+                                 error=f"Too many failed attempts. Wait {_wait_words(wait)} and try again.")
             refused.headers["Retry-After"] = str(wait)
             return refused
         user = await run_in_threadpool(authenticate, web.store, email, str(form.get("password", "")))
-        record_login(web.store, email, client, user is not None)
+        finish_login(web.store, attempt, user is not None)
         if user is None:
             return web.render(request, "login.html.j2", status=401, next=nxt, email=email,
                               error="The email address or password is not right.")
@@ -89,14 +94,14 @@ def routes(web: Web) -> list[Route]:
     # ------------------------------------------------------------ librarian
 
     async def librarian(request: Request) -> Response:
-        web.require(request)
+        user = web.require(request)
         ctx = web.context()
-        return web.render(request, "librarian.html.j2", profiles=ctx.profiles, problems=ctx.profile_errors)
+        mine = [p for p in ctx.profiles if web.may_tune(user, p)]   # rights per profile (issue 15)
+        return web.render(request, "librarian.html.j2", profiles=mine, problems=ctx.profile_errors)
 
     async def librarian_profile(request: Request) -> Response:
-        web.require(request)
+        _, profile = web.require_profile(request, request.path_params["profile_id"])
         ctx = web.context()
-        profile = web.profile_or_404(request.path_params["profile_id"])
         from ..feedback import feedback_summary
         from ..preview import preview_profile
         preview = await run_in_threadpool(preview_profile, ctx, profile)
@@ -106,8 +111,7 @@ def routes(web: Web) -> list[Route]:
                           judged=request.query_params.get("judged"))
 
     async def judge(request: Request) -> Response:
-        user = web.require(request)
-        profile = web.profile_or_404(request.path_params["profile_id"])
+        user, profile = web.require_profile(request, request.path_params["profile_id"])
         form = await web.checked_form(request)
         try:
             item_id = int(str(form.get("item_id", "")))
@@ -123,8 +127,7 @@ def routes(web: Web) -> list[Route]:
         return see_other(f"/librarian/{profile.id}?judged={item_id}#item-{item_id}-{topic_id}")
 
     async def edit(request: Request) -> Response:
-        web.require(request)
-        profile = web.profile_or_404(request.path_params["profile_id"])
+        _, profile = web.require_profile(request, request.path_params["profile_id"])
         if request.method == "GET":
             text = editor.read(profile)
             return web.render(request, "editor.html.j2", profile=profile, text=text, errors=[], diff=None,
@@ -198,6 +201,9 @@ def routes(web: Web) -> list[Route]:
 
     async def metrics(request: Request) -> Response:
         from ..metrics import CONTENT_TYPE, render_metrics
+        refused = metrics_refusal(web.settings, request)   # a token, or this host only (issue 15)
+        if refused is not None:
+            return refused
         return PlainTextResponse(render_metrics(web.store), media_type=CONTENT_TYPE)
 
     return [
