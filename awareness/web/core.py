@@ -22,7 +22,7 @@ from ..errors import AwarenessError
 from ..models import Profile
 from ..pipeline import Context
 from ..profiles import check_profiles
-from ..sources import load_sources
+from ..sources import usable_sources
 from ..store import Store
 from ..tokens import Signer
 from ..users import User, session_user
@@ -51,7 +51,7 @@ class Web:
     def context(self) -> Context:
         """A pipeline context over the shared store, with profiles as they are on disk now."""
         try:
-            sources = load_sources(self.settings.sources)
+            sources, _ = usable_sources(self.settings.sources, fetch_allow=self.settings.fetch_allow)
         except AwarenessError:
             sources = []
         profiles, problems = check_profiles([self.settings.profiles], sources or None) \
