@@ -79,12 +79,19 @@ def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool) -> N
 @click.option("--now", "force", is_flag=True, help="Fetch every source and send every bulletin now, ignoring schedules.")
 @click.option("--profile", "profile_id", metavar="ID", help="Only this profile's bulletin.")
 @click.option("--source", "source_id", metavar="ID", help="Only gather this source.")
+@click.option("--dry-run", is_flag=True, help="Gather and match, then print what would go to whom; send nothing, "
+              "mark nothing sent.")
 @click.pass_obj
 @_friendly
-def run(obj: _Obj, force: bool, profile_id: str | None, source_id: str | None) -> None:
+def run(obj: _Obj, force: bool, profile_id: str | None, source_id: str | None, dry_run: bool) -> None:
     """Gather due sources, match new items and send the bulletins that are due."""
     from . import service
 
+    if dry_run:
+        report = service.dry_run(obj.settings, force=force, profile=profile_id, source=source_id)
+        _print_gathered(report)
+        click.echo(_would_send(report))
+        return
     run_id, report = service.run_from_cli(obj.settings, force=force, profile=profile_id, source=source_id)
     _print_run(report, obj.settings)
     if report.stopped:
@@ -104,6 +111,10 @@ def _failure_summary(profiles: Any) -> str:
     refused = sum(p.refused for p in profiles)
     retried = sum(p.failed for p in profiles) - refused
     parts = []
+    crashed = [p.profile_id for p in profiles if getattr(p, "crashed", False)]
+    if crashed:
+        parts.append(f"the bulletin of {', '.join(crashed)} could not be made (see above); the other profiles' "
+                     "bulletins went, and the next run tries again")
     if retried:
         parts.append(f"{retried} bulletin{'s' * (retried != 1)} could not be sent; nothing was marked sent "
                      "for them and the next run will retry")
@@ -113,13 +124,37 @@ def _failure_summary(profiles: Any) -> str:
     return "; ".join(parts) or "some bulletins could not be sent (see above)"
 
 
-def _print_run(report: Any, settings: Settings) -> None:
+def _print_gathered(report: Any) -> None:
     g = report.gather
     click.echo(f"Gathered {g.sources} sources: {g.new_items} new items, {g.unchanged} unchanged, "
                f"{g.failed} failed.")
     for source_id, error in g.errors.items():
         click.echo(f"  ! {source_id}: {error}")
+    for problem in report.source_problems:
+        click.echo(f"  ! skipped: {problem}")
     click.echo(f"Matched: {report.matched} matches.")
+
+
+def _would_send(report: Any) -> str:
+    """`run --dry-run`: per profile, who would get which items (the next real run sends exactly these)."""
+    lines = ["Dry run: nothing was sent and nothing was marked sent. A real run now would send:"]
+    for p in report.profiles:
+        if not p.would_send:
+            lines.append(f"  {p.profile_id}: {'not due yet' if not p.due else p.note or 'nothing to send'}")
+            continue
+        lines.append(f"  {p.profile_id}: {len(p.would_send)} bulletin{'s' * (len(p.would_send) != 1)}")
+        for address, bulletin in p.would_send:
+            lines.append(f"    to {address}: {len(bulletin.item_ids)} item{'s' * (len(bulletin.item_ids) != 1)}")
+            for section in bulletin.sections:
+                for entry in section.entries:
+                    lines.append(f"      - [{section.topic.id}] {entry.item.title} <{entry.item.link}>")
+        for error in p.errors:
+            lines.append(f"    ! {error}")
+    return "\n".join(lines)
+
+
+def _print_run(report: Any, settings: Settings) -> None:
+    _print_gathered(report)
     for p in report.profiles:
         click.echo("  " + _profile_line(p))
     for p in report.profiles:
@@ -175,15 +210,23 @@ def gather(obj: _Obj, force: bool, source_id: str | None) -> None:
     """Fetch due sources and store new items (no matching, no email)."""
     from . import pipeline
 
+    from . import runlock
+
     ctx = pipeline.open_context(obj.settings)
     try:
-        report = pipeline.refresh_due(ctx, force=force, only=[source_id] if source_id else None)
+        lock = runlock.acquire(ctx.store)   # never two runs gathering at once (issue 16)
+        try:
+            report = pipeline.refresh_due(ctx, force=force, only=[source_id] if source_id else None)
+        finally:
+            lock.release()
     finally:
         ctx.close()
     click.echo(f"{report.sources} sources: {report.new_items} new items, {report.unchanged} unchanged, "
                f"{report.failed} failed.")
     for sid, error in report.errors.items():
         click.echo(f"  ! {sid}: {error}")
+    for problem in ctx.source_problems:
+        click.echo(f"  ! skipped: {problem}")
 
 
 # ------------------------------------------------------------------ items
@@ -234,11 +277,15 @@ def sources() -> None:
 @click.pass_obj
 @_friendly
 def sources_list(obj: _Obj, as_json: bool) -> None:
-    """Each source with its health: last success, last error, failures in a row, items."""
-    from .sources import load_sources
+    """Each source with its health: last success, last error, failures in a row, items.
+
+    An entry that cannot be gathered (malformed, or refused by the fetch guard) is listed
+    with its file, line and what to do; the other sources are listed as usual.
+    """
+    from .sources import usable_sources
     from .store import Store
 
-    configured = load_sources(obj.settings.sources)
+    configured, skipped = usable_sources(obj.settings.sources, fetch_allow=obj.settings.fetch_allow)
     store = Store(obj.settings.database_url)
     try:
         store.sync_sources(configured)
@@ -264,6 +311,17 @@ def sources_list(obj: _Obj, as_json: bool) -> None:
             click.echo(f"{'':<32} ! {s.last_error}")
         elif s.last_warning:
             click.echo(f"{'':<32} ~ {s.last_warning}")
+    for problem in skipped:
+        if as_json:
+            click.echo(json.dumps({"id": None, "url": None, "ok": False, "last_success": None,
+                                   "last_error": str(problem), "consecutive_failures": 0, "items": 0,
+                                   "problem": problem.problem, "file": problem.path, "line": problem.line},
+                                  ensure_ascii=False))
+        else:
+            click.echo(f"SKIPPED {problem}", err=True)
+    if skipped and not as_json:
+        click.echo(f"{len(skipped)} entr{'ies' if len(skipped) != 1 else 'y'} in {obj.settings.sources} cannot be "
+                   "gathered until fixed; every other source is gathered as usual.", err=True)
 
 
 @sources.command("import-opml")
@@ -289,8 +347,9 @@ def profiles() -> None:
 
 @profiles.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: 'ok' (profiles) and 'problems'.")
 @click.pass_obj
-def profiles_check(obj: _Obj, paths: tuple[Path, ...]) -> None:
+def profiles_check(obj: _Obj, paths: tuple[Path, ...], as_json: bool) -> None:
     """Report every problem in the given profiles (default: the profiles folder)."""
     from .profiles import check_profiles
     from .sources import check_sources
@@ -310,6 +369,15 @@ def profiles_check(obj: _Obj, paths: tuple[Path, ...]) -> None:
         click.echo(str(problem), err=True)
     good, problems = check_profiles(targets, known)
     problems = [*source_problems, *problems]
+    if as_json:
+        click.echo(json.dumps({
+            "ok": [{"id": p.id, "path": str(p.path), "topics": len(p.topics), "subscribers": len(p.subscribers)}
+                   for p in good],
+            "problems": [{"file": e.path, "line": e.line, "problem": e.problem, "message": str(e)}
+                         for e in problems]}, ensure_ascii=False))
+        if problems:
+            sys.exit(1)
+        return
     for problem in problems[len(source_problems):]:
         click.echo(str(problem), err=True)
     for profile in good:

@@ -90,7 +90,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return not self.profile_errors and not any(p.failed for p in self.profiles)
+        return not self.profile_errors and not any(p.failed or p.crashed for p in self.profiles)
 
 
 # ---------------------------------------------------------------- context

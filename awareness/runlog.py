@@ -202,7 +202,37 @@ def format_details(r: RunRecord) -> str:
         ("bulletins", f"{r.bulletins_sent} sent, {r.bulletins_failed} not sent"),
     ]
     out = [f"{k:<10} {v}" for k, v in rows]
+    out += _detail_lines(r)
     if r.errors:
         out.append("errors:")
         out += [f"  ! {e}" for e in r.errors]
     return "\n".join(out)
+
+
+def _detail_lines(r: RunRecord) -> list[str]:
+    """Per source fetched / new / failed, per profile matched / sent / failures (issue 16)."""
+    out: list[str] = []
+    sources = r.details.get("sources") or {}
+    if sources:
+        out.append("per source:")
+        for sid, o in sorted(sources.items()):
+            line = f"  {sid:<30} {o.get('outcome', '?'):<10} {o.get('new', 0):>4} new"
+            out.append(line + (f"  ! {o['error']}" if o.get("error") else ""))
+    if r.details.get("skipped"):
+        out.append("skipped (entries in sources.yaml that cannot be gathered):")
+        out += [f"  ! {problem}" for problem in r.details["skipped"]]
+    profiles = r.details.get("profiles") or {}
+    if profiles:
+        out.append("per profile:")
+        for pid, p in profiles.items():
+            if not p.get("due", True):
+                out.append(f"  {pid:<30} not due")
+                continue
+            state = "FAILED: could not be made" if p.get("crashed") else p.get("note") or ""
+            out.append(f"  {pid:<30} {p.get('matched', 0)} matched, {p.get('sent', 0)} sent "
+                       f"({p.get('items', 0)} items), {p.get('failed', 0)} not sent" + (f"; {state}" if state else ""))
+            out += [f"    ! {e}" for e in p.get("errors", [])]
+    if r.details.get("broken_profiles"):
+        out.append("profiles skipped (their files have errors):")
+        out += [f"  ! {problem}" for problem in r.details["broken_profiles"]]
+    return out
