@@ -220,3 +220,40 @@ def test_a_run_refuses_when_another_holds_the_lock_past_the_wait_and_marks_nothi
         assert [r.id for r in runlog.list_runs(store)] == [busy], "a refused run records nothing"
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ dry run
+
+def _listed(output: str) -> set[tuple[str, str]]:
+    """(address, item link) pairs from `run --dry-run`'s "to ADDRESS:" and "- [topic] title <link>" lines."""
+    pairs, address = set(), None
+    for line in output.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("to ") and (stripped.endswith("items") or stripped.endswith("item")):
+            address = stripped[3:].split(":")[0]
+        elif stripped.startswith("- [") and stripped.endswith(">"):
+            assert address is not None
+            pairs.add((address, stripped.rsplit("<", 1)[1][:-1]))
+    return pairs
+
+
+def test_a_dry_run_sends_nothing_and_the_next_real_run_sends_exactly_what_it_listed(
+        tmp_path: Path, http_server: LoopbackHTTPServer, smtp_server: LoopbackSMTPServer) -> None:
+    world = make_runs_world(tmp_path, http_server, smtp_server, good=3)
+    dry = world.invoke("run", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Dry run: nothing was sent and nothing was marked sent" in dry.stdout
+    listed = _listed(dry.stdout)
+    assert {a for a, _ in listed} == {"ann@example.org", "bob@example.org", "cat@example.org"}
+    assert ("cat@example.org", "https://example.org/pub/mat-0") in listed
+    assert ("ann@example.org", "https://example.org/pub/mat-0") not in listed, "each team its own topic"
+    assert smtp_server.messages == [] and world.ledger() == set()
+    assert world.invoke("runs", "--json").stdout == "", "a dry run delivers nothing, so it is no run"
+
+    real = world.invoke("run")
+    assert real.exit_code == 0, real.output
+    assert world.ledger() == listed, "the real run sent exactly what the dry run listed"
+    assert sorted(to for _, tos in smtp_server.handler.envelopes for to in tos) == \
+        ["ann@example.org", "bob@example.org", "cat@example.org"]
+    again = world.invoke("run", "--dry-run", "--now")
+    assert "nothing to send" in again.stdout or "no new items" in again.stdout
