@@ -574,7 +574,7 @@ def runs(click_ctx: click.Context, last: int, as_json: bool) -> None:
         for record in records:
             click.echo(json.dumps(record.as_json(), ensure_ascii=False))
     else:
-        click.echo(runlog.format_table(records))
+        click.echo(runlog.format_table(records, click_ctx.obj.settings.timezone))
 
 
 @runs.command("show")
@@ -594,7 +594,8 @@ def runs_show(obj: _Obj, run_id: int, as_json: bool) -> None:
         store.close()
     if record is None:
         raise UnknownName(f"no run {run_id} (see `awareness runs`)")
-    click.echo(json.dumps(record.as_json(), ensure_ascii=False) if as_json else runlog.format_details(record))
+    click.echo(json.dumps({**record.as_json(), "details": record.details}, ensure_ascii=False) if as_json
+               else runlog.format_details(record, obj.settings.timezone))
 
 
 @main.group()

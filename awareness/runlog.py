@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .localtime import DEFAULT_ZONE, local
 from .store import Store, runs, utcnow
 
 TRIGGERS = ("schedule", "cli", "web")
@@ -171,11 +172,11 @@ def last_successful_run(store: Store) -> datetime | None:
                             .where(runs.c.status.in_(SUCCESSFUL))).scalar_one()
 
 
-def format_table(records: list[RunRecord]) -> str:
-    """`awareness runs`: one line per run, newest first."""
+def format_table(records: list[RunRecord], tz: str = DEFAULT_ZONE) -> str:
+    """`awareness runs`: one line per run, newest first, times in the install's zone ``tz``."""
     if not records:
         return "No runs recorded yet."
-    head = f"{'id':>5}  {'trigger':<8} {'started (UTC)':<16}  {'took':>6}  {'status':<8} {'fetched':>7} " \
+    head = f"{'id':>5}  {'trigger':<8} {'started':<20}  {'took':>6}  {'status':<11} {'fetched':>7} " \
            f"{'failed':>6} {'new':>5} {'sent':>5} {'unsent':>6}  for"
     lines = [head]
     for r in records:
@@ -183,21 +184,23 @@ def format_table(records: list[RunRecord]) -> str:
         scope = ", ".join(x for x in (f"profile {r.profile}" if r.profile else "",
                                       f"source {r.source}" if r.source else "") if x) or "all"
         who = f" by {r.who}" if r.who else ""
-        lines.append(f"{r.id:>5}  {r.trigger:<8} {r.started:%Y-%m-%d %H:%M}  {took:>6}  {r.status:<8} "
+        lines.append(f"{r.id:>5}  {r.trigger:<8} {local(r.started, tz):<20}  {took:>6}  {r.status:<11} "
                      f"{r.sources_fetched:>7} {r.sources_failed:>6} {r.items_new:>5} {r.bulletins_sent:>5} "
                      f"{r.bulletins_failed:>6}  {scope}{who}")
     return "\n".join(lines)
 
 
-def format_details(r: RunRecord) -> str:
-    """`awareness runs show ID`."""
+def format_details(r: RunRecord, tz: str = DEFAULT_ZONE) -> str:
+    """`awareness runs show ID`, times in the install's zone ``tz``."""
     rows = [
         ("run", str(r.id)), ("trigger", r.trigger + (f" by {r.who}" if r.who else "")),
         ("profile", r.profile or "all"), ("source", r.source or "all"),
-        ("started", f"{r.started:%Y-%m-%d %H:%M:%S} UTC"),
-        ("finished", f"{r.finished:%Y-%m-%d %H:%M:%S} UTC" if r.finished else "not finished"),
+        ("started", local(r.started, tz, "%Y-%m-%d %H:%M:%S")),
+        ("finished", local(r.finished, tz, "%Y-%m-%d %H:%M:%S") if r.finished else "not finished"),
         ("status", r.status),
-        ("sources", f"{r.sources_fetched} fetched, {r.sources_failed} failed"),
+        ("sources", f"{r.sources_fetched} fetched, {r.sources_failed} failed"
+                    + (f", {r.sources_skipped} skipped (sources.yaml)" if r.sources_skipped else "")),
+        ("profiles", f"{r.profiles_failed} failed"),
         ("items", f"{r.items_new} new, {r.matches} matches"),
         ("bulletins", f"{r.bulletins_sent} sent, {r.bulletins_failed} not sent"),
     ]

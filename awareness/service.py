@@ -62,8 +62,8 @@ def run_recorded(settings: Settings, *, trigger: str, who: str | None, profile: 
         ctx.close()
 
 
-def dry_run(settings: Settings, *, force: bool, profile: str | None, source: str | None
-            ) -> pipeline.RunReport:
+def dry_run(settings: Settings, *, force: bool, profile: str | None, source: str | None,
+            wait: float = runlock.WAIT_FOR) -> pipeline.RunReport:
     """`awareness run --dry-run`: gather and match for real, compose, send nothing, mark nothing sent.
 
     Not in the run history (it delivers nothing), but it takes the run lock like any run.
@@ -71,7 +71,7 @@ def dry_run(settings: Settings, *, force: bool, profile: str | None, source: str
     ctx = pipeline.open_context(settings)
     try:
         _validate(ctx, profile, source)
-        lock = runlock.acquire(ctx.store)
+        lock = runlock.acquire(ctx.store, wait=wait)
         try:
             return pipeline.run(ctx, force=force, profile=profile, source=source, dry_run=True)
         finally:

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..bulletin import Composer, day_label, plural
 from ..config import Settings
 from ..errors import AwarenessError
+from ..localtime import local
 from ..models import Profile
 from ..pipeline import Context
 from ..profiles import check_profiles
@@ -108,7 +109,8 @@ class Web:
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("user", self.user(request))
         context.update(request=request, csrf=self.signer.csrf_token(self.browser_nonce(request)),
-                       plural=plural, day=day_label)
+                       plural=plural, day=day_label, zone=self.settings.timezone,
+                       local=lambda when, fmt="%d %b %Y %H:%M": local(when, self.settings.timezone, fmt))
         html = self.composer.env.get_template(f"web/{template}").render(context)
         response = HTMLResponse(html, status_code=status)
         self.set_nonce_cookie(request, response)
