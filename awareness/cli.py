@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from . import __version__
+from . import __version__, diskfull
 from .config import Settings, load_settings
 from .errors import AwarenessError, ProfileError, UnknownName
 
@@ -56,8 +56,19 @@ def _friendly(fn: F) -> F:
             return fn(*args, **kwargs)
         except AwarenessError as e:
             raise click.ClickException(str(e)) from None
+        except Exception as e:   # a full disk: say what is full and that nothing was lost, not a traceback
+            if not diskfull.is_disk_full(e):
+                raise
+            raise click.ClickException(diskfull.explain(e, _database_url())) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_url() -> str | None:
+    """The database in use, if the settings were loaded (for the disk-full message)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(_Obj) if ctx else None
+    return obj._settings.database_url if obj is not None and obj._settings is not None else None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

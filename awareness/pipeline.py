@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from . import archive, lastgood, locks, logs, matchpool, parsepool, refusals
+from . import archive, diskfull, lastgood, locks, logs, matchpool, parsepool, refusals
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .feedback import matcher_for
 from .place import local_finders
@@ -189,6 +189,7 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
     progress = progress or GatherProgress(len(requests))
     pool = parsepool.open_pool(len(requests))    # parse on the other cores while fetching (issue 7)
     parsing: dict[Future[Any], tuple[FetchRequest, FetchResult]] = {}
+    disk_full: list[BaseException] = []        # the disk, not the source, is at fault: raised at the end
 
     def handle(request: FetchRequest, result: FetchResult | Exception) -> None:
         if pool is not None and isinstance(result, FetchResult) and not result.not_modified:
@@ -215,6 +216,9 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
             progress.source_done(source.id, error=e.problem)
             logs.source_fetched(source.id, outcome="failed", error=e.problem)
         except Exception as e:  # one bad source must never stop the others
+            if diskfull.is_disk_full(e):
+                disk_full.append(e)         # nothing stored, the source's state untouched: fetched again next run
+                return
             logger.exception("unexpected error while storing %s", source.id)
             message = f"internal error: {type(e).__name__}: {e}"
             _note_failure(ctx, source, message, now, report)
@@ -233,6 +237,8 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         progress.close()
+    if disk_full:
+        raise disk_full[0]
     return report
 
 
