@@ -492,12 +492,12 @@ def _profile_arg(obj: _Obj, given: str) -> Any:
 
 @profiles.command("preview")
 @click.argument("profile_ref", metavar="PROFILE")
-@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366),
-              help="Look at the items gathered in this many days.")
+@click.option("--days", default=None, type=click.IntRange(1, 366),
+              help="Look at the items gathered in this many days (default: the profile's lookback_days).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 @_friendly
-def profiles_preview(obj: _Obj, profile_ref: str, days: int, as_json: bool) -> None:
+def profiles_preview(obj: _Obj, profile_ref: str, days: int | None, as_json: bool) -> None:
     """Per topic: what would be sent, the near-misses just under the threshold, and why."""
     from . import pipeline
     from .preview import format_preview, preview_profile

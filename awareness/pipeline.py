@@ -33,7 +33,7 @@ from .enrich import enrich_new_items, for_matching
 from .deliver import Transport, build_message, open_transport, send_with_retry
 from .errors import DeliveryError, ProfileError, SourceError, SourcesError, UnknownName
 from .fetch import FetchRequest, fetch_all
-from .models import FetchResult, Profile, Source
+from .models import FetchResult, Match, Profile, Source, StoredItem
 from .parse import ParsedFeed, parse_feed
 from .personalise import LinkPersonaliser
 from .profiles import check_profiles, cron_trigger, profile_sources
@@ -348,13 +348,27 @@ def compose_for(ctx: Context, profile: Profile, subscriber_id: int, *, now: date
     key = None if cache is None else (frozenset(already & cache["ids"]), frozenset(wanted))
     if key is not None and key in cache:
         return cache[key]
-    matched = [(i, [m for m in ms if m.topic_id in wanted] if wanted else ms)
-               for i, ms in shared if i.id not in already]
-    matched = [(i, ms) for i, ms in matched if ms]
-    bulletin = build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
+    bulletin = bulletin_from(ctx, profile, shared, already=already, now=now, wanted=wanted)
     if key is not None:
         cache[key] = bulletin
     return bulletin
+
+
+def bulletin_from(ctx: Context, profile: Profile, scored: list[tuple[StoredItem, list[Match]]], *,
+                  already: set[int], now: datetime, wanted: Iterable[str] = ()) -> Bulletin | None:
+    """The one rule for what a profile's next bulletin holds (issue 17): real runs, dry runs and previews.
+
+    From items with their matches: only those inside ``lookback_days``, from the profile's
+    ``sources:``, not ``already`` sent, under the ``wanted`` topics (empty: all); then each
+    item once under its best topic and the best ``max_items`` (build_bulletin).
+    """
+    start = now - timedelta(days=profile.lookback_days)
+    chosen = {s.id for s in profile_sources(profile, ctx.sources)}
+    wanted = set(wanted)
+    matched = [(i, [m for m in ms if m.topic_id in wanted] if wanted else ms) for i, ms in scored
+               if i.id not in already and i.published >= start and chosen.intersection(i.sources)]
+    matched = [(i, ms) for i, ms in matched if ms]
+    return build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
 
 
 def links_for(ctx: Context, profile: Profile, subscriber_id: int, page_id: int | None = None) -> Links:
