@@ -76,3 +76,11 @@ def test_a_run_whose_process_died_shows_as_interrupted(site: Site) -> None:  # n
     page = c.get("/admin").text
     assert ">interrupted<" in page and "its process was killed or the machine stopped" in page
     assert runlog.get_run(site.store, dead).status == "interrupted"  # type: ignore[union-attr]
+
+
+def test_the_librarian_preview_is_the_next_bulletin_and_says_why_items_are_left_out(site: Site) -> None:  # noqa: F811
+    c = site.client()
+    c.login("librarian@example.nhs.uk")
+    page = html.unescape(c.get("/librarian/ph-team").text)
+    assert "The next bulletin, if it were sent now: 0 items" in page, "the site's one bulletin was sent already"
+    assert "not in the next bulletin</span> already sent" in page
