@@ -257,3 +257,16 @@ def test_a_dry_run_sends_nothing_and_the_next_real_run_sends_exactly_what_it_lis
         ["ann@example.org", "bob@example.org", "cat@example.org"]
     again = world.invoke("run", "--dry-run", "--now")
     assert "nothing to send" in again.stdout or "no new items" in again.stdout
+
+
+def test_profiles_check_reports_as_json(tmp_path: Path, http_server: LoopbackHTTPServer,
+                                        smtp_server: LoopbackSMTPServer) -> None:
+    world = make_runs_world(tmp_path, http_server, smtp_server, good=1)
+    good = world.invoke("profiles", "check", "--json")
+    assert good.exit_code == 0
+    assert sorted(p["id"] for p in json.loads(good.stdout)["ok"]) == ["frailty-team", "maternity-team"]
+    (tmp_path / "profiles" / "broken.yaml").write_text("id: broken\nname: Broken\ntopics: 3\n")
+    bad = world.invoke("profiles", "check", "--json")
+    assert bad.exit_code == 1
+    [problem] = json.loads(bad.stdout)["problems"]
+    assert problem["file"].endswith("broken.yaml") and problem["line"] == 3 and problem["problem"]
