@@ -293,6 +293,7 @@ def sources_list(obj: _Obj, as_json: bool) -> None:
     An entry that cannot be gathered (malformed, or refused by the fetch guard) is listed
     with its file, line and what to do; the other sources are listed as usual.
     """
+    from .localtime import local
     from .sources import usable_sources
     from .store import Store
 
@@ -316,8 +317,8 @@ def sources_list(obj: _Obj, as_json: bool) -> None:
             continue
         health = ("ok" if s.ok else "never fetched" if s.last_checked is None
                   else f"FAILING x{s.consecutive_failures}")
-        last = f"{s.last_success:%Y-%m-%d %H:%M}" if s.last_success else "-"
-        click.echo(f"{s.id:<32} {health:<14} last ok {last:<16} {s.items:>5} items  {source.url}")
+        last = local(s.last_success, obj.settings.timezone) if s.last_success else "-"   # the install's zone
+        click.echo(f"{s.id:<32} {health:<14} last ok {last:<20} {s.items:>5} items  {source.url}")
         if s.last_error:
             click.echo(f"{'':<32} ! {s.last_error}")
         elif s.last_warning:

@@ -38,7 +38,7 @@ from .parse import ParsedFeed, parse_feed
 from .personalise import LinkPersonaliser
 from .profiles import check_profiles, cron_trigger, profile_sources
 from .progress import GatherProgress
-from .sources import usable_sources
+from .sources import load_sources, usable_sources  # noqa: F401 - load_sources: kept for callers
 from .store import Store, utcnow
 from .subscriptions import chosen_topics
 from .tokens import Signer

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -68,6 +69,7 @@ def test_a_refused_url_and_a_malformed_entry_are_reported_and_the_ten_good_feeds
     listed = world.invoke("sources", "list")
     assert listed.exit_code == 0, listed.output
     assert sum(1 for line in listed.stdout.splitlines() if line.startswith("feed-")) == GOOD
+    assert re.search(r"last ok \d{4}-\d\d-\d\d \d\d:\d\d (GMT|BST)", listed.stdout), "the install's time zone"
     assert f"SKIPPED {tmp_path / 'sources.yaml'}:{refused_line}: source 'intranet'" in listed.stderr
     assert f"sources.yaml:{malformed_line}:" in listed.stderr
     as_json = [json.loads(line) for line in world.invoke("sources", "list", "--json").stdout.splitlines()]
