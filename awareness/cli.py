@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from . import __version__
+from . import __version__, diskfull
 from .config import Settings, load_settings
 from .errors import AwarenessError, ProfileError, UnknownName
 
@@ -56,8 +56,19 @@ def _friendly(fn: F) -> F:
             return fn(*args, **kwargs)
         except AwarenessError as e:
             raise click.ClickException(str(e)) from None
+        except Exception as e:   # a full disk: say what is full and that nothing was lost, not a traceback
+            if not diskfull.is_disk_full(e):
+                raise
+            raise click.ClickException(diskfull.explain(e, _database_url())) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_url() -> str | None:
+    """The database in use, if the settings were loaded (for the disk-full message)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(_Obj) if ctx else None
+    return obj._settings.database_url if obj is not None and obj._settings is not None else None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,12 +90,19 @@ def main(ctx: click.Context, config: str | None, verbose: int, quiet: bool) -> N
 @click.option("--now", "force", is_flag=True, help="Fetch every source and send every bulletin now, ignoring schedules.")
 @click.option("--profile", "profile_id", metavar="ID", help="Only this profile's bulletin.")
 @click.option("--source", "source_id", metavar="ID", help="Only gather this source.")
+@click.option("--dry-run", is_flag=True, help="Gather and match, then print what would go to whom; send nothing, "
+              "mark nothing sent.")
 @click.pass_obj
 @_friendly
-def run(obj: _Obj, force: bool, profile_id: str | None, source_id: str | None) -> None:
+def run(obj: _Obj, force: bool, profile_id: str | None, source_id: str | None, dry_run: bool) -> None:
     """Gather due sources, match new items and send the bulletins that are due."""
     from . import service
 
+    if dry_run:
+        report = service.dry_run(obj.settings, force=force, profile=profile_id, source=source_id)
+        _print_gathered(report)
+        click.echo(_would_send(report))
+        return
     run_id, report = service.run_from_cli(obj.settings, force=force, profile=profile_id, source=source_id)
     _print_run(report, obj.settings)
     if report.stopped:
@@ -104,6 +122,10 @@ def _failure_summary(profiles: Any) -> str:
     refused = sum(p.refused for p in profiles)
     retried = sum(p.failed for p in profiles) - refused
     parts = []
+    crashed = [p.profile_id for p in profiles if getattr(p, "crashed", False)]
+    if crashed:
+        parts.append(f"the bulletin of {', '.join(crashed)} could not be made (see above); the other profiles' "
+                     "bulletins went, and the next run tries again")
     if retried:
         parts.append(f"{retried} bulletin{'s' * (retried != 1)} could not be sent; nothing was marked sent "
                      "for them and the next run will retry")
@@ -113,13 +135,37 @@ def _failure_summary(profiles: Any) -> str:
     return "; ".join(parts) or "some bulletins could not be sent (see above)"
 
 
-def _print_run(report: Any, settings: Settings) -> None:
+def _print_gathered(report: Any) -> None:
     g = report.gather
     click.echo(f"Gathered {g.sources} sources: {g.new_items} new items, {g.unchanged} unchanged, "
                f"{g.failed} failed.")
     for source_id, error in g.errors.items():
         click.echo(f"  ! {source_id}: {error}")
+    for problem in report.source_problems:
+        click.echo(f"  ! skipped: {problem}")
     click.echo(f"Matched: {report.matched} matches.")
+
+
+def _would_send(report: Any) -> str:
+    """`run --dry-run`: per profile, who would get which items (the next real run sends exactly these)."""
+    lines = ["Dry run: nothing was sent and nothing was marked sent. A real run now would send:"]
+    for p in report.profiles:
+        if not p.would_send:
+            lines.append(f"  {p.profile_id}: {'not due yet' if not p.due else p.note or 'nothing to send'}")
+            continue
+        lines.append(f"  {p.profile_id}: {len(p.would_send)} bulletin{'s' * (len(p.would_send) != 1)}")
+        for address, bulletin in p.would_send:
+            lines.append(f"    to {address}: {len(bulletin.item_ids)} item{'s' * (len(bulletin.item_ids) != 1)}")
+            for section in bulletin.sections:
+                for entry in section.entries:
+                    lines.append(f"      - [{section.topic.id}] {entry.item.title} <{entry.item.link}>")
+        for error in p.errors:
+            lines.append(f"    ! {error}")
+    return "\n".join(lines)
+
+
+def _print_run(report: Any, settings: Settings) -> None:
+    _print_gathered(report)
     for p in report.profiles:
         click.echo("  " + _profile_line(p))
     for p in report.profiles:
@@ -175,15 +221,23 @@ def gather(obj: _Obj, force: bool, source_id: str | None) -> None:
     """Fetch due sources and store new items (no matching, no email)."""
     from . import pipeline
 
+    from . import runlock
+
     ctx = pipeline.open_context(obj.settings)
     try:
-        report = pipeline.refresh_due(ctx, force=force, only=[source_id] if source_id else None)
+        lock = runlock.acquire(ctx.store)   # never two runs gathering at once (issue 16)
+        try:
+            report = pipeline.refresh_due(ctx, force=force, only=[source_id] if source_id else None)
+        finally:
+            lock.release()
     finally:
         ctx.close()
     click.echo(f"{report.sources} sources: {report.new_items} new items, {report.unchanged} unchanged, "
                f"{report.failed} failed.")
     for sid, error in report.errors.items():
         click.echo(f"  ! {sid}: {error}")
+    for problem in ctx.source_problems:
+        click.echo(f"  ! skipped: {problem}")
 
 
 # ------------------------------------------------------------------ items
@@ -234,11 +288,16 @@ def sources() -> None:
 @click.pass_obj
 @_friendly
 def sources_list(obj: _Obj, as_json: bool) -> None:
-    """Each source with its health: last success, last error, failures in a row, items."""
-    from .sources import load_sources
+    """Each source with its health: last success, last error, failures in a row, items.
+
+    An entry that cannot be gathered (malformed, or refused by the fetch guard) is listed
+    with its file, line and what to do; the other sources are listed as usual.
+    """
+    from .localtime import local
+    from .sources import usable_sources
     from .store import Store
 
-    configured = load_sources(obj.settings.sources)
+    configured, skipped = usable_sources(obj.settings.sources, fetch_allow=obj.settings.fetch_allow)
     store = Store(obj.settings.database_url)
     try:
         store.sync_sources(configured)
@@ -258,12 +317,23 @@ def sources_list(obj: _Obj, as_json: bool) -> None:
             continue
         health = ("ok" if s.ok else "never fetched" if s.last_checked is None
                   else f"FAILING x{s.consecutive_failures}")
-        last = f"{s.last_success:%Y-%m-%d %H:%M}" if s.last_success else "-"
-        click.echo(f"{s.id:<32} {health:<14} last ok {last:<16} {s.items:>5} items  {source.url}")
+        last = local(s.last_success, obj.settings.timezone) if s.last_success else "-"   # the install's zone
+        click.echo(f"{s.id:<32} {health:<14} last ok {last:<20} {s.items:>5} items  {source.url}")
         if s.last_error:
             click.echo(f"{'':<32} ! {s.last_error}")
         elif s.last_warning:
             click.echo(f"{'':<32} ~ {s.last_warning}")
+    for problem in skipped:
+        if as_json:
+            click.echo(json.dumps({"id": None, "url": None, "ok": False, "last_success": None,
+                                   "last_error": str(problem), "consecutive_failures": 0, "items": 0,
+                                   "problem": problem.problem, "file": problem.path, "line": problem.line},
+                                  ensure_ascii=False))
+        else:
+            click.echo(f"SKIPPED {problem}", err=True)
+    if skipped and not as_json:
+        click.echo(f"{len(skipped)} entr{'ies' if len(skipped) != 1 else 'y'} in {obj.settings.sources} cannot be "
+                   "gathered until fixed; every other source is gathered as usual.", err=True)
 
 
 @sources.command("import-opml")
@@ -289,8 +359,9 @@ def profiles() -> None:
 
 @profiles.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: 'ok' (profiles) and 'problems'.")
 @click.pass_obj
-def profiles_check(obj: _Obj, paths: tuple[Path, ...]) -> None:
+def profiles_check(obj: _Obj, paths: tuple[Path, ...], as_json: bool) -> None:
     """Report every problem in the given profiles (default: the profiles folder)."""
     from .profiles import check_profiles
     from .sources import check_sources
@@ -310,6 +381,15 @@ def profiles_check(obj: _Obj, paths: tuple[Path, ...]) -> None:
         click.echo(str(problem), err=True)
     good, problems = check_profiles(targets, known)
     problems = [*source_problems, *problems]
+    if as_json:
+        click.echo(json.dumps({
+            "ok": [{"id": p.id, "path": str(p.path), "topics": len(p.topics), "subscribers": len(p.subscribers)}
+                   for p in good],
+            "problems": [{"file": e.path, "line": e.line, "problem": e.problem, "message": str(e)}
+                         for e in problems]}, ensure_ascii=False))
+        if problems:
+            sys.exit(1)
+        return
     for problem in problems[len(source_problems):]:
         click.echo(str(problem), err=True)
     for profile in good:
@@ -413,12 +493,12 @@ def _profile_arg(obj: _Obj, given: str) -> Any:
 
 @profiles.command("preview")
 @click.argument("profile_ref", metavar="PROFILE")
-@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366),
-              help="Look at the items gathered in this many days.")
+@click.option("--days", default=None, type=click.IntRange(1, 366),
+              help="Look at the items gathered in this many days (default: the profile's lookback_days).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 @_friendly
-def profiles_preview(obj: _Obj, profile_ref: str, days: int, as_json: bool) -> None:
+def profiles_preview(obj: _Obj, profile_ref: str, days: int | None, as_json: bool) -> None:
     """Per topic: what would be sent, the near-misses just under the threshold, and why."""
     from . import pipeline
     from .preview import format_preview, preview_profile
@@ -506,7 +586,7 @@ def runs(click_ctx: click.Context, last: int, as_json: bool) -> None:
         for record in records:
             click.echo(json.dumps(record.as_json(), ensure_ascii=False))
     else:
-        click.echo(runlog.format_table(records))
+        click.echo(runlog.format_table(records, click_ctx.obj.settings.timezone))
 
 
 @runs.command("show")
@@ -526,7 +606,8 @@ def runs_show(obj: _Obj, run_id: int, as_json: bool) -> None:
         store.close()
     if record is None:
         raise UnknownName(f"no run {run_id} (see `awareness runs`)")
-    click.echo(json.dumps(record.as_json(), ensure_ascii=False) if as_json else runlog.format_details(record))
+    click.echo(json.dumps({**record.as_json(), "details": record.details}, ensure_ascii=False) if as_json
+               else runlog.format_details(record, obj.settings.timezone))
 
 
 @main.group()

@@ -10,10 +10,12 @@ working directory when there is none).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
 import secrets
+import time
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -86,23 +88,76 @@ class Settings:
                 hosts.add(entry.lower())
         return hosts
 
+    @property
+    def data_dir(self) -> Path:
+        """Where the install keeps its own files: the SQLite database's folder, else ``var/`` by the config."""
+        if self.is_sqlite:
+            path = self.database_url.split("///", 1)[-1].split("?", 1)[0]
+            if path and path != ":memory:":
+                return Path(path).expanduser().resolve().parent
+        return self.home / "var"
+
     def ensure_secret_key(self) -> str:
-        """The signing key; a development key is made (and kept) when none is set."""
+        """The signing key, the same for the CLI, the scheduler and the web app (issue 16).
+
+        Without AWARENESS_SECRET_KEY a key is generated once into the data directory and
+        read from there by every process.  When the service runs with AWARENESS_SECRET_KEY,
+        its fingerprint is kept there too, so a command started without it refuses to sign
+        links the web app would reject, instead of making a key of its own.
+        """
+        fingerprint_file = self.data_dir / "secret_key.fingerprint"
         if self.secret_key:
+            _keep_fingerprint(fingerprint_file, self.secret_key)
             return self.secret_key
-        key_file = self.home / "var" / "secret_key"
+        legacy = self.home / "var" / "secret_key"
+        key_file = legacy if legacy.exists() else self.data_dir / "secret_key"
         try:
-            if key_file.exists():
-                return key_file.read_text().strip()
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key = secrets.token_urlsafe(32)
-            key_file.write_text(key)
-            key_file.chmod(0o600)
+            key = _read_or_create_key(key_file)
         except OSError as e:
-            raise ConfigError("secret_key", f"AWARENESS_SECRET_KEY is not set and no development key could be "
-                              f"kept in {key_file} ({e.strerror}); set AWARENESS_SECRET_KEY") from None
-        logger.warning("AWARENESS_SECRET_KEY is not set; made a development key in %s", key_file)
+            raise ConfigError("secret_key", f"AWARENESS_SECRET_KEY is not set and no key could be kept in "
+                              f"{key_file} ({e.strerror}); set AWARENESS_SECRET_KEY") from None
+        if fingerprint_file.exists() and fingerprint_file.read_text().strip() != _fingerprint(key):
+            raise ConfigError("secret_key", "AWARENESS_SECRET_KEY is not set here, but the service signs links "
+                              "with it (see " f"{fingerprint_file}); links made by this command would not work in the "
+                              "web app. Set AWARENESS_SECRET_KEY as the service has it (e.g. from "
+                              "/etc/awareness/secrets.env)")
         return key
+
+
+def _fingerprint(key: str) -> str:
+    return hashlib.sha256(b"awareness-secret-key:" + key.encode()).hexdigest()[:32]
+
+
+def _keep_fingerprint(path: Path, key: str) -> None:
+    """Leave a fingerprint (never the key) where processes without the key will look."""
+    try:
+        if not path.exists() or path.read_text().strip() != _fingerprint(key):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_fingerprint(key) + "\n")
+    except OSError:
+        logger.debug("could not keep the key's fingerprint in %s", path)
+
+
+def _read_or_create_key(key_file: Path) -> str:
+    """The key in ``key_file``, made once: created exclusively, so two processes starting together agree."""
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:   # another process made it a moment ago: use theirs
+        for _ in range(50):
+            found = key_file.read_text().strip()
+            if found:
+                return found
+            time.sleep(0.02)
+        raise
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    logger.warning("AWARENESS_SECRET_KEY is not set; made a key in %s, used by every Awareness process "
+                   "of this install", key_file)
+    return key
 
 
 # ------------------------------------------------------------------ loading

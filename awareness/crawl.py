@@ -99,6 +99,7 @@ def crawl_into_store(store: Store, settings: Settings, chosen: Sequence[Source],
         if result.error and not result.pages:
             report.failed += 1
             report.errors[source.id] = result.error
+            report.outcomes[source.id] = {"outcome": "failed", "new": 0, "error": result.error}
             store.record_failure(source.id, now=now, every=source.every, error=result.error)
             continue
         warnings = ([result.error] if result.error else []) + result.warnings
@@ -106,6 +107,7 @@ def crawl_into_store(store: Store, settings: Settings, chosen: Sequence[Source],
                              warning="; ".join(warnings) or None)
         report.fetched += 1
         report.new_items += result.new
+        report.outcomes[source.id] = {"outcome": "ok", "new": result.new}
         logger.info("%s: %d pages, %d entries, %d new%s", source.id, result.pages, result.entries, result.new,
                     " (stopped at entries already gathered)" if result.stopped_at_known else "")
     return report

@@ -4,6 +4,7 @@
     ├── ConfigError        a bad setting (names the key)
     ├── ProfileError       a bad profile (names the file and line)
     ├── SourcesError       a bad sources.yaml / OPML file (names the file and line)
+    │   └── SourcesFileError   the file as a whole cannot be read (missing, not YAML, not a list)
     ├── SourceError        one source failed this time (names the source id and URL)
     │   ├── FetchError     HTTP error, timeout, size cap, refused address
     │   └── ParseError     not a feed, malformed beyond salvage
@@ -45,6 +46,10 @@ class ProfileError(_FileLineError):
 
 class SourcesError(_FileLineError):
     """A sources.yaml or OPML file is not valid."""
+
+
+class SourcesFileError(SourcesError):
+    """sources.yaml as a whole cannot be read: the one sources problem that stops a run (issue 16)."""
 
 
 class SourceError(AwarenessError):

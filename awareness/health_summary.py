@@ -50,6 +50,7 @@ class Summary:
     profile: Profile
     since: datetime
     sources: list[SourceHealth] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)    # sources.yaml entries that cannot be gathered (issue 16)
 
     @property
     def failing(self) -> list[SourceHealth]:
@@ -68,6 +69,9 @@ class Summary:
         lines = [f"Source health for {p.name}, the week to {self.since + WEEK:%A %d %B %Y}", ""]
         ok = len(self.sources) - len({s.id for s in (*self.failing, *self.quiet, *self.selectors)})
         lines.append(f"{ok} of {len(self.sources)} sources behind this bulletin are healthy.")
+        if self.skipped:
+            lines += ["", "Skipped: entries in sources.yaml that cannot be gathered until they are fixed:"]
+            lines += [f"  - {problem}" for problem in self.skipped]
         if self.failing:
             lines += ["", "Failing (nothing new can arrive from these until fixed):"]
             lines += [f"  - {s.name} ({s.id}): {s.error} ({s.failures} failed attempt{'s' * (s.failures != 1)} "
@@ -118,7 +122,7 @@ def summarise(store: Store, profile: Profile, sources: list, *, now: datetime | 
 
 def build_email(summary: Summary, sender: str) -> EmailMessage:
     message = EmailMessage()
-    problems = len(summary.failing) + len(summary.quiet) + len(summary.selectors)
+    problems = len(summary.failing) + len(summary.quiet) + len(summary.selectors) + len(summary.skipped)
     verdict = "all healthy" if not problems else f"{problems} to look at"
     message["Subject"] = f"Awareness source health: {summary.profile.name} ({verdict})"
     message["From"] = sender
@@ -141,7 +145,9 @@ def send_summaries(ctx: object, *, now: datetime | None = None) -> int:
         for profile in ctx.profiles:  # type: ignore[attr-defined]
             if "@" not in (profile.owner or ""):
                 continue
-            message = build_email(summarise(store, profile, ctx.sources, now=now), settings.sender)  # type: ignore[attr-defined]
+            summary = summarise(store, profile, ctx.sources, now=now)  # type: ignore[attr-defined]
+            summary.skipped = [str(e) for e in getattr(ctx, "source_problems", [])]
+            message = build_email(summary, settings.sender)
             try:
                 transport = transport or open_transport(settings)
                 transport.send(message)

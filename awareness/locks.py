@@ -57,6 +57,9 @@ def _alive_here(holder: str) -> bool:
     return True
 
 
+alive_here = _alive_here   # for the run lock (runlock.py)
+
+
 # ---------------------------------------------------------------- lock rows
 
 def try_claim(store: Store, name: str, *, holder: str | None = None, ttl: timedelta = CLAIM_TTL,

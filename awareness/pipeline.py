@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from . import archive, lastgood, locks, logs, matchpool, parsepool, refusals
+from . import archive, diskfull, lastgood, locks, logs, matchpool, parsepool, refusals
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .feedback import matcher_for
 from .place import local_finders
@@ -31,14 +31,14 @@ from .config import Settings
 from .crawl import crawl_due
 from .enrich import enrich_new_items, for_matching
 from .deliver import Transport, build_message, open_transport, send_with_retry
-from .errors import DeliveryError, ProfileError, SourceError, UnknownName
+from .errors import DeliveryError, ProfileError, SourceError, SourcesError, UnknownName
 from .fetch import FetchRequest, fetch_all
-from .models import FetchResult, Profile, Source
+from .models import FetchResult, Match, Profile, Source, StoredItem
 from .parse import ParsedFeed, parse_feed
 from .personalise import LinkPersonaliser
 from .profiles import check_profiles, cron_trigger, profile_sources
 from .progress import GatherProgress
-from .sources import load_sources
+from .sources import load_sources, usable_sources  # noqa: F401 - load_sources: kept for callers
 from .store import Store, utcnow
 from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
 from .tokens import Signer
@@ -59,6 +59,7 @@ class GatherReport:
     failed: int = 0
     new_items: int = 0
     errors: dict[str, str] = field(default_factory=dict)   # source id -> what went wrong
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)   # source id -> outcome, new, error
 
 
 @dataclass
@@ -73,6 +74,9 @@ class ProfileReport:
     note: str = ""
     errors: list[str] = field(default_factory=list)
     outputs: list[Rendered] = field(default_factory=list)   # filled on dry runs only
+    matched: int = 0                # items matched in the lookback window, before "already sent"
+    crashed: bool = False           # this profile's run broke off with an unexpected error; the others went on
+    would_send: list[tuple[str, Bulletin]] = field(default_factory=list)   # dry runs: (address, bulletin)
 
 
 @dataclass
@@ -82,10 +86,11 @@ class RunReport:
     profiles: list[ProfileReport]
     profile_errors: list[ProfileError] = field(default_factory=list)
     stopped: bool = False           # ended early by SIGTERM; the rest goes on the next run
+    source_problems: list[SourcesError] = field(default_factory=list)   # entries skipped (issue 16)
 
     @property
     def ok(self) -> bool:
-        return not self.profile_errors and not any(p.failed for p in self.profiles)
+        return not self.profile_errors and not any(p.failed or p.crashed for p in self.profiles)
 
 
 # ---------------------------------------------------------------- context
@@ -101,6 +106,7 @@ class Context:
     composer: Composer
     signer: Signer
     profile_errors: list[ProfileError] = field(default_factory=list)   # bad files, skipped this run
+    source_problems: list[SourcesError] = field(default_factory=list)  # bad sources.yaml entries, skipped
 
     @property
     def source_names(self) -> dict[str, str]:
@@ -121,9 +127,13 @@ def open_context(settings: Settings, *, template_dirs: list[Path] | None = None)
     """Load sources and profiles and open the store.
 
     A profile with errors is reported and left out; the other teams' bulletins
-    still go.  A broken sources.yaml stops everything, since every team needs it.
+    still go.  Likewise a bad entry in sources.yaml (malformed, or a private
+    address the fetch guard refuses) is reported and the other sources are
+    gathered; only a sources.yaml that cannot be read at all stops everything.
     """
-    sources = load_sources(settings.sources, fetch_allow=settings.fetch_allow)  # refuses private URLs
+    sources, source_problems = usable_sources(settings.sources, fetch_allow=settings.fetch_allow)
+    for skipped in source_problems:
+        logger.error("source skipped: %s", skipped)
     if not settings.profiles.is_dir():
         raise ProfileError(str(settings.profiles), None, "the profiles folder does not exist; "
                            "create it and add one YAML file per team (see README)")
@@ -138,7 +148,7 @@ def open_context(settings: Settings, *, template_dirs: list[Path] | None = None)
                                                  default_timezone=settings.timezone)  # the last good version
     return Context(settings=settings, store=store, sources=sources, profiles=profiles,
                    composer=Composer(template_dirs), signer=Signer(settings.ensure_secret_key()),
-                   profile_errors=problems)
+                   profile_errors=problems, source_problems=source_problems)
 
 
 # ---------------------------------------------------------------- gather
@@ -179,6 +189,7 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
     progress = progress or GatherProgress(len(requests))
     pool = parsepool.open_pool(len(requests))    # parse on the other cores while fetching (issue 7)
     parsing: dict[Future[Any], tuple[FetchRequest, FetchResult]] = {}
+    disk_full: list[BaseException] = []        # the disk, not the source, is at fault: raised at the end
 
     def handle(request: FetchRequest, result: FetchResult | Exception) -> None:
         if pool is not None and isinstance(result, FetchResult) and not result.not_modified:
@@ -205,12 +216,16 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
             progress.source_done(source.id, error=e.problem)
             logs.source_fetched(source.id, outcome="failed", error=e.problem)
         except Exception as e:  # one bad source must never stop the others
+            if diskfull.is_disk_full(e):
+                disk_full.append(e)         # nothing stored, the source's state untouched: fetched again next run
+                return
             logger.exception("unexpected error while storing %s", source.id)
             message = f"internal error: {type(e).__name__}: {e}"
             _note_failure(ctx, source, message, now, report)
             progress.source_done(source.id, error=message)
             logs.source_fetched(source.id, outcome="failed", error=message)
         else:
+            report.outcomes[source.id] = {"outcome": "unchanged" if result.not_modified else "ok", "new": new}
             progress.source_done(source.id, new=new, unchanged=result.not_modified)
             logs.source_fetched(source.id, outcome="unchanged" if result.not_modified else "ok", new=new,
                                 duration_s=result.elapsed_s)
@@ -222,6 +237,8 @@ def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None 
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         progress.close()
+    if disk_full:
+        raise disk_full[0]
     return report
 
 
@@ -230,6 +247,7 @@ def _note_failure(ctx: Context, source: Source, message: str, now: datetime, rep
     """Record the error on the source; the next check backs off, earlier items stay."""
     report.failed += 1
     report.errors[source.id] = message
+    report.outcomes[source.id] = {"outcome": "failed", "new": 0, "error": message}
     ctx.store.record_failure(source.id, now=now, every=source.every, error=message,
                              retry_after=retry_after, permanent=permanent)
 
@@ -330,13 +348,27 @@ def compose_for(ctx: Context, profile: Profile, subscriber_id: int, *, now: date
     key = None if cache is None else (frozenset(already & cache["ids"]), frozenset(wanted))
     if key is not None and key in cache:
         return cache[key]
-    matched = [(i, [m for m in ms if m.topic_id in wanted] if wanted else ms)
-               for i, ms in shared if i.id not in already]
-    matched = [(i, ms) for i, ms in matched if ms]
-    bulletin = build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
+    bulletin = bulletin_from(ctx, profile, shared, already=already, now=now, wanted=wanted)
     if key is not None:
         cache[key] = bulletin
     return bulletin
+
+
+def bulletin_from(ctx: Context, profile: Profile, scored: list[tuple[StoredItem, list[Match]]], *,
+                  already: set[int], now: datetime, wanted: Iterable[str] = ()) -> Bulletin | None:
+    """The one rule for what a profile's next bulletin holds (issue 17): real runs, dry runs and previews.
+
+    From items with their matches: only those inside ``lookback_days``, from the profile's
+    ``sources:``, not ``already`` sent, under the ``wanted`` topics (empty: all); then each
+    item once under its best topic and the best ``max_items`` (build_bulletin).
+    """
+    start = now - timedelta(days=profile.lookback_days)
+    chosen = {s.id for s in profile_sources(profile, ctx.sources)}
+    wanted = set(wanted)
+    matched = [(i, [m for m in ms if m.topic_id in wanted] if wanted else ms) for i, ms in scored
+               if i.id not in already and i.published >= start and chosen.intersection(i.sources)]
+    matched = [(i, ms) for i, ms in matched if ms]
+    return build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
 
 
 def links_for(ctx: Context, profile: Profile, subscriber_id: int, page_id: int | None = None,
@@ -358,23 +390,38 @@ def links_for(ctx: Context, profile: Profile, subscriber_id: int, page_id: int |
                  view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None)
 
 
+@dataclass
+class _Sending:
+    """What one call of send_due_bulletins shares across its profiles."""
+
+    dry_run: bool
+    transport: Transport | None = None
+    unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
+    window_items: dict[Any, Any] = field(default_factory=dict)   # items in a lookback window, loaded once
+
+
 def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool = False,
-                       only_profile: str | None = None, dry_run: bool = False) -> list[ProfileReport]:
-    """Send each due profile's bulletin to each subscriber; record each delivery once it is accepted."""
+                       only_profile: str | None = None, dry_run: bool = False,
+                       due_only: bool = False) -> list[ProfileReport]:
+    """Send each due profile's bulletin to each subscriber; record each delivery once it is accepted.
+
+    A profile that breaks with an unexpected error is reported (``crashed``) and
+    left for the next run; the other profiles' bulletins still go (issue 16).
+    A dry run composes exactly what a real run would send and records nothing;
+    with ``due_only`` it keeps to the profiles whose schedule has come round.
+    """
     now = now or utcnow()
     profiles = [ctx.profile(only_profile)] if only_profile else ctx.profiles
     reports: list[ProfileReport] = []
-    transport: Transport | None = None
-    unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
+    sending = _Sending(dry_run=dry_run)
     claims = ExitStack()   # one sender per profile at a time, across processes (issue 5)
-    window_items: dict[Any, Any] = {}   # items in a lookback window, loaded once for every profile
     try:
         for profile in profiles:
             if STOP.is_set():
                 break
             report = ProfileReport(profile.id, profile.name)
             reports.append(report)
-            if not (force or dry_run or is_due(ctx, profile, now)):
+            if not (force or (dry_run and not due_only) or is_due(ctx, profile, now)):
                 report.due = False
                 report.note = "not due"
                 continue
@@ -382,73 +429,89 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 report.note = "another run is sending this bulletin now; left to it"
                 logger.warning("%s: another run is sending this bulletin now; left to it", profile.id)
                 continue
-            ids = ctx.store.sync_subscribers(profile.id, profile.subscribers, now=now)   # + web subscribers
-            if not ids:
-                report.note = "no subscribers"
-                logger.info("%s has no subscribers; nothing to send", profile.id)
+            try:
+                _send_profile(ctx, profile, report, sending, now)
+            except Exception as e:  # one broken profile must never stop the others
+                logger.exception("%s: its bulletin could not be made; the other profiles go on", profile.id)
+                report.crashed = True
+                report.errors.append(f"could not make this bulletin ({type(e).__name__}: {e}); nothing more was "
+                                     "sent for it and the next run tries again")
                 if not dry_run:
-                    ctx.store.mark_complete(profile.id, now)
-                continue
-            sent_items: set[int] = set()
-            # Render each distinct bulletin once, personalise its links per subscriber (issue 7).
-            composed: dict[Any, Any] = {"items": window_items}
-            pages: dict[int, int] = {}
-            personaliser = LinkPersonaliser(ctx.composer)
-            keys = subscriber_keys(ctx.store, profile.id)
-            for address, subscriber_id in ids.items():
-                if STOP.is_set() and not dry_run:
-                    report.note = "stopped before every subscriber was served; the next run sends the rest"
-                    break
-                bulletin = compose_for(ctx, profile, subscriber_id, now=now, cache=composed)
-                if bulletin is None:
-                    continue
-                if not dry_run and id(bulletin) not in pages:   # same items, same page
-                    pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
-                page_id = None if dry_run else pages[id(bulletin)]
-                links = links_for(ctx, profile, subscriber_id, page_id, keys.get(subscriber_id, ""))
-                rendered = personaliser.render(bulletin, links)
-                if dry_run:
-                    report.outputs.append(rendered)
-                    sent_items.update(bulletin.item_ids)
-                    continue
-                if transport is None:
-                    transport = open_transport(ctx.settings)
-                    _warn_about_links(ctx.settings)
-                try:
-                    if unreachable is not None:
-                        raise unreachable
-                    _deliver(ctx, transport, profile, address, subscriber_id, bulletin, rendered, links, now)
-                except DeliveryError as e:
-                    report.failed += 1
-                    report.errors.append(f"{address}: {e}")
-                    if e.fate == "refused":   # permanent: marked, reported, never sent again
-                        report.refused += 1
-                        refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=subscriber_id,
-                                                item_ids=bulletin.item_ids, reason=str(e), now=now)
-                    if e is not unreachable:
-                        logs.message_failed(profile_id=profile.id, subscriber_id=subscriber_id, error=str(e))
-                    if e.unreachable:
-                        unreachable = e
-                    continue
-                if page_id is not None:
-                    archive.mark_sent(ctx.store, page_id, now=now)
-                report.sent += 1
-                sent_items.update(bulletin.item_ids)
-            report.items = len(sent_items)
-            if not sent_items and not report.failed:
-                report.note = "no new items; nothing sent"
-                logger.info("%s: no new items since the last bulletin; nothing sent", profile.id)
-            if dry_run:
-                continue
-            if report.failed or STOP.is_set():
-                ctx.store.mark_pending_retry(profile.id)
-            else:
-                ctx.store.mark_complete(profile.id, now)
+                    ctx.store.mark_pending_retry(profile.id)
     finally:
         claims.close()
-        if transport is not None:
-            transport.close()
+        if sending.transport is not None:
+            sending.transport.close()
     return reports
+
+
+def _send_profile(ctx: Context, profile: Profile, report: ProfileReport, sending: _Sending, now: datetime) -> None:
+    """One profile's bulletins: compose per subscriber, deliver, record (or, on a dry run, list)."""
+    dry_run = sending.dry_run
+    ids = ctx.store.sync_subscribers(profile.id, profile.subscribers, now=now)   # + web subscribers
+    if not ids:
+        report.note = "no subscribers"
+        logger.info("%s has no subscribers; nothing to send", profile.id)
+        if not dry_run:
+            ctx.store.mark_complete(profile.id, now)
+        return
+    sent_items: set[int] = set()
+    # Render each distinct bulletin once, personalise its links per subscriber (issue 7).
+    composed: dict[Any, Any] = {"items": sending.window_items}
+    pages: dict[int, int] = {}
+    personaliser = LinkPersonaliser(ctx.composer)
+    keys = subscriber_keys(ctx.store, profile.id)
+    for address, subscriber_id in ids.items():
+        if STOP.is_set() and not dry_run:
+            report.note = "stopped before every subscriber was served; the next run sends the rest"
+            break
+        bulletin = compose_for(ctx, profile, subscriber_id, now=now, cache=composed)
+        report.matched = len(composed.get("matched") or [])
+        if bulletin is None:
+            continue
+        if not dry_run and id(bulletin) not in pages:   # same items, same page
+            pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
+        page_id = None if dry_run else pages[id(bulletin)]
+        links = links_for(ctx, profile, subscriber_id, page_id, keys.get(subscriber_id, ""))
+        rendered = personaliser.render(bulletin, links)
+        if dry_run:
+            report.outputs.append(rendered)
+            report.would_send.append((address, bulletin))
+            sent_items.update(bulletin.item_ids)
+            continue
+        if sending.transport is None:
+            sending.transport = open_transport(ctx.settings)
+            _warn_about_links(ctx.settings)
+        try:
+            if sending.unreachable is not None:
+                raise sending.unreachable
+            _deliver(ctx, sending.transport, profile, address, subscriber_id, bulletin, rendered, links, now)
+        except DeliveryError as e:
+            report.failed += 1
+            report.errors.append(f"{address}: {e}")
+            if e.fate == "refused":   # permanent: marked, reported, never sent again
+                report.refused += 1
+                refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=subscriber_id,
+                                        item_ids=bulletin.item_ids, reason=str(e), now=now)
+            if e is not sending.unreachable:
+                logs.message_failed(profile_id=profile.id, subscriber_id=subscriber_id, error=str(e))
+            if e.unreachable:
+                sending.unreachable = e
+            continue
+        if page_id is not None:
+            archive.mark_sent(ctx.store, page_id, now=now)
+        report.sent += 1
+        sent_items.update(bulletin.item_ids)
+    report.items = len(sent_items)
+    if not sent_items and not report.failed:
+        report.note = "no new items; nothing sent"
+        logger.info("%s: no new items since the last bulletin; nothing sent", profile.id)
+    if dry_run:
+        return
+    if report.failed or STOP.is_set():
+        ctx.store.mark_pending_retry(profile.id)
+    else:
+        ctx.store.mark_complete(profile.id, now)
 
 
 def _warn_about_links(settings: Settings) -> None:
@@ -477,8 +540,12 @@ def _deliver(ctx: Context, transport: Transport, profile: Profile, address: str,
 # ---------------------------------------------------------------- run
 
 def run(ctx: Context, *, now: datetime | None = None, force: bool = False, profile: str | None = None,
-        source: str | None = None, progress: GatherProgress | None = None) -> RunReport:
-    """Gather -> match -> send what is due (everything, with force: the admin's ad hoc run)."""
+        source: str | None = None, progress: GatherProgress | None = None, dry_run: bool = False) -> RunReport:
+    """Gather -> match -> send what is due (everything, with force: the admin's ad hoc run).
+
+    ``dry_run`` gathers and matches for real but sends nothing and marks nothing
+    sent: each ProfileReport's ``would_send`` says what would go to whom.
+    """
     now = now or utcnow()
     if profile:
         ctx.profile(profile)  # fail early on a typo, before any fetching
@@ -489,8 +556,9 @@ def run(ctx: Context, *, now: datetime | None = None, force: bool = False, profi
     crawl_due(ctx, now=now, force=force, only=only, report=gathered)      # spider sources (issue 3)
     enrich_new_items(ctx.store, ctx.settings, now=now)                    # full text, type, organisation
     if STOP.is_set():
-        return RunReport(gather=gathered, matched=0, profiles=[], profile_errors=ctx.profile_errors, stopped=True)
+        return RunReport(gather=gathered, matched=0, profiles=[], profile_errors=ctx.profile_errors, stopped=True,
+                         source_problems=ctx.source_problems)
     matched = match_recent(ctx, now=now)
-    sent = send_due_bulletins(ctx, now=now, force=force, only_profile=profile)
+    sent = send_due_bulletins(ctx, now=now, force=force, only_profile=profile, dry_run=dry_run, due_only=True)
     return RunReport(gather=gathered, matched=matched, profiles=sent, profile_errors=ctx.profile_errors,
-                     stopped=STOP.is_set())
+                     stopped=STOP.is_set(), source_problems=ctx.source_problems)

@@ -17,12 +17,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import sqlalchemy as sa
 
 from .classify import DEFAULT_THRESHOLD, Matcher
 from .feedback import feedback_summary, labelled_examples
-from .models import Profile, StoredItem
+from .models import Match, Profile, StoredItem
+from .pipeline import bulletin_from
 from .place import PlaceFinder
-from .store import utcnow
+from .profiles import profile_sources
+from .store import deliveries, utcnow
 
 if TYPE_CHECKING:
     from .pipeline import Context
@@ -41,6 +44,8 @@ class PreviewItem:
     terms: list[str]               # what contributed most
     local: list[str]               # footprint names the item mentions
     why: str                       # one line a librarian can read
+    in_bulletin: bool = False      # in the next bulletin, if it were sent now (issue 17)
+    left_out: str = ""             # matched but not in it: already sent, outside lookback, over max_items...
 
 
 @dataclass
@@ -56,11 +61,22 @@ class TopicPreview:
 
 
 @dataclass
+class BulletinLine:
+    """One item of the next bulletin, in the order it would be sent."""
+
+    topic: str
+    title: str
+    url: str
+    item_id: int
+
+
+@dataclass
 class Preview:
     profile_id: str
     days: int
     items_considered: int
     topics: list[TopicPreview]
+    bulletin: list[BulletinLine] = field(default_factory=list)   # the next bulletin, if it were sent now
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,9 +138,16 @@ def _under(score: float, threshold: float) -> str:
     return f"score {_shown_under(score):.2f}, {max(gap, 0.01):.2f} under the threshold {threshold:.2f}"
 
 
-def preview_profile(ctx: "Context", profile: Profile, *, days: int = 14,
+def preview_profile(ctx: "Context", profile: Profile, *, days: int | None = None,
                     now: datetime | None = None) -> Preview:
-    """Per topic: what would be sent (strongest first) and the near-misses, with reasons."""
+    """Per topic: what matches (strongest first) and the near-misses, with reasons; and the next bulletin.
+
+    The bulletin is made by the same rule as a real run (pipeline.bulletin_from), so each
+    matching item says whether it is in it and, if not, why.  ``days`` (default: the
+    profile's lookback_days) is how far back items are scored.
+    """
+    now = now or utcnow()
+    days = days or profile.lookback_days
     items = _window(ctx, days, now)
     topics = [TopicPreview(t.id, t.title, DEFAULT_THRESHOLD if t.threshold is None else t.threshold)
               for t in profile.topics]
@@ -173,7 +196,53 @@ def preview_profile(ctx: "Context", profile: Profile, *, days: int = 14,
                                              places.mentions(item.title, item.summary), why)))
         near.sort(key=lambda pair: -pair[0])
         preview.near_misses = [p for _, p in near[:NEAR_MISS_LIMIT]]
-    return Preview(profile.id, days, len(items), topics)
+    result = Preview(profile.id, days, len(items), topics)
+    _next_bulletin(ctx, profile, result, {i.id: i for i in items}, now)
+    return result
+
+
+def _next_bulletin(ctx: "Context", profile: Profile, preview: Preview, items: dict[int, StoredItem],
+                   now: datetime) -> None:
+    """Mark each matching item in or out of the next bulletin, and list that bulletin in order."""
+    scored: dict[int, list[Match]] = {}
+    for t in preview.topics:
+        for p in t.would_send:
+            scored.setdefault(p.item_id, []).append(Match(p.item_id, profile.id, t.topic_id, p.score,
+                                                          tuple(p.terms), bool(p.local)))
+    already = _sent_before(ctx, profile.id)
+    bulletin = bulletin_from(ctx, profile, [(items[i], ms) for i, ms in scored.items()], already=already,
+                             now=now)
+    placed: dict[int, str] = {}
+    for section in bulletin.sections if bulletin else []:
+        for entry in section.entries:
+            placed[entry.item.id] = section.topic.id
+            preview.bulletin.append(BulletinLine(section.topic.id, entry.item.title, entry.item.link,
+                                                 entry.item.id))
+    start = now - timedelta(days=profile.lookback_days)
+    chosen = {s.id for s in profile_sources(profile, ctx.sources)}
+    titles = {t.id: t.title for t in profile.topics}
+    for t in preview.topics:
+        for p in t.would_send:
+            item = items[p.item_id]
+            if placed.get(p.item_id) == t.topic_id:
+                p.in_bulletin = True
+            elif p.item_id in already:
+                p.left_out = "already sent"
+            elif item.published < start:
+                p.left_out = f"outside lookback ({profile.lookback_days} days)"
+            elif not chosen.intersection(item.sources):
+                p.left_out = "not from this profile's sources"
+            elif p.item_id in placed:
+                p.left_out = f"in the bulletin under '{titles.get(placed[p.item_id])}' (one topic per item)"
+            else:
+                p.left_out = f"over max_items ({profile.max_items}): the best-scoring {profile.max_items} are kept"
+
+
+def _sent_before(ctx: "Context", profile_id: str) -> set[int]:
+    """Items this profile's bulletins have already carried (to any reader)."""
+    with ctx.store.engine.connect() as conn:
+        return set(conn.execute(sa.select(deliveries.c.item_id).where(deliveries.c.profile_id == profile_id)
+                                .distinct()).scalars())
 
 
 def diff_profiles(ctx: "Context", old_profile: Profile, new_profile: Profile, *, days: int = 28,
@@ -219,6 +288,9 @@ def diff_profiles(ctx: "Context", old_profile: Profile, new_profile: Profile, *,
 def format_preview(preview: Preview) -> str:
     lines = [f"Profile {preview.profile_id}: {preview.items_considered} items from the last "
              f"{preview.days} days"]
+    lines.append(f"The next bulletin, if it were sent now: {len(preview.bulletin)} item"
+                 f"{'s' * (len(preview.bulletin) != 1)}")
+    lines += [f"   [{b.topic}] {b.title}" for b in preview.bulletin]
     for t in preview.topics:
         lines.append("")
         learned = ", scored by its own model trained on feedback" if t.learned else ""
@@ -231,7 +303,7 @@ def format_preview(preview: Preview) -> str:
                          f"lost {', '.join(t.change['lost']) or '-'}")
         lines.append(f"   would send {len(t.would_send)}:" if t.would_send else "   would send nothing")
         for p in t.would_send:
-            lines.append(_line(p))
+            lines.append(_line(p) + ("" if p.in_bulletin else f"\n        NOT in the next bulletin: {p.left_out}"))
         if t.near_misses:
             lines.append(f"   near-misses ({len(t.near_misses)}):")
             for p in t.near_misses:

@@ -34,13 +34,13 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import lastgood, locks, pipeline, runlog
+from . import lastgood, locks, pipeline, runlock, runlog
 from .bulletin import Composer
 from .config import Settings
 from .errors import AwarenessError
 from .models import Profile, Source
 from .profiles import check_profiles, cron_trigger, profile_sources
-from .sources import load_sources
+from .sources import usable_sources
 from .store import Store, utcnow
 from .tokens import Signer
 
@@ -108,6 +108,7 @@ class Scheduler:
         self.sources: list[Source] = []
         self.profiles: dict[str, Profile] = {}          # file path -> last good version
         self.problems: list[str] = []                   # what the last reload found wrong
+        self.source_problems: list[Any] = []            # sources.yaml entries skipped (issue 16)
         self._reported: set[str] = set()
         self._files: tuple[Any, ...] | None = None
         self.composer = Composer()
@@ -189,11 +190,13 @@ class Scheduler:
         self._files = self._file_state()
         problems: list[str] = []
         try:
-            sources = load_sources(self.settings.sources, fetch_allow=self.settings.fetch_allow)
+            sources, skipped = usable_sources(self.settings.sources, fetch_allow=self.settings.fetch_allow)
         except AwarenessError as e:
             sources = self.sources
             problems.append(f"{e} (kept the previous sources.yaml)" if sources else str(e))
         else:
+            problems.extend(str(e) for e in skipped)   # one bad entry: the others are still gathered
+            self.source_problems = skipped
             self.store.sync_sources(sources)
         self.sources = sources
         profiles: dict[str, Profile] = {}
@@ -264,7 +267,8 @@ class Scheduler:
 
     def context(self) -> pipeline.Context:
         return pipeline.Context(settings=self.settings, store=self.store, sources=list(self.sources),
-                                profiles=list(self.profiles.values()), composer=self.composer, signer=self.signer)
+                                profiles=list(self.profiles.values()), composer=self.composer, signer=self.signer,
+                                source_problems=list(self.source_problems))
 
     def profile(self, profile_id: str) -> Profile | None:
         return next((p for p in self.profiles.values() if p.id == profile_id), None)
@@ -295,22 +299,46 @@ class Scheduler:
         due = self._due_sources()
         if not due:
             return
-        run_id = runlog.start_run(self.store, trigger="schedule", who=None, profile=None, source=None)
         try:
-            gathered = self._gather(self.context(), due, utcnow())
-        except Exception as e:
-            logger.exception("scheduled gathering failed")
-            runlog.finish_run(self.store, run_id, e)
+            lock = runlock.acquire(self.store, wait=0)
+        except runlock.RunInProgress:
+            logger.info("another run is gathering now; the due sources are gathered on the next tick")
             return
-        runlog.finish_run(self.store, run_id, pipeline.RunReport(gather=gathered, matched=0, profiles=[],
-                                                                 stopped=pipeline.STOP.is_set()))
+        try:
+            run_id = runlog.start_run(self.store, trigger="schedule", who=None, profile=None, source=None,
+                                      holder=lock.holder)
+            try:
+                gathered = self._gather(self.context(), due, utcnow())
+            except Exception as e:
+                logger.exception("scheduled gathering failed")
+                runlog.finish_run(self.store, run_id, e)
+                return
+            runlog.finish_run(self.store, run_id, pipeline.RunReport(gather=gathered, matched=0, profiles=[],
+                                                                     stopped=pipeline.STOP.is_set(),
+                                                                     source_problems=list(self.source_problems)))
+        finally:
+            lock.release()
 
     def send_profile(self, profile_id: str) -> None:
         """The profile's scheduled run: gather its due sources, match, send its bulletin."""
         profile = self.profile(profile_id)
         if profile is None or pipeline.STOP.is_set():
             return
-        run_id = runlog.start_run(self.store, trigger="schedule", who=None, profile=profile_id, source=None)
+        try:
+            lock = runlock.acquire(self.store)   # waits for a run in progress to finish
+        except runlock.RunInProgress as e:
+            run_id = runlog.start_run(self.store, trigger="schedule", who=None, profile=profile_id, source=None)
+            runlog.finish_run(self.store, run_id, str(e))
+            return
+        try:
+            self._send_locked(profile, lock.holder)
+        finally:
+            lock.release()
+
+    def _send_locked(self, profile: Profile, holder: str) -> None:
+        profile_id = profile.id
+        run_id = runlog.start_run(self.store, trigger="schedule", who=None, profile=profile_id, source=None,
+                                  holder=holder)
         try:
             ctx = self.context()
             now = utcnow()
@@ -323,7 +351,8 @@ class Scheduler:
             runlog.finish_run(self.store, run_id, e)
             return
         runlog.finish_run(self.store, run_id, pipeline.RunReport(gather=gathered, matched=matched, profiles=sent,
-                                                                 stopped=pipeline.STOP.is_set()))
+                                                                 stopped=pipeline.STOP.is_set(),
+                                                                 source_problems=ctx.source_problems))
 
     def send_health_summaries(self) -> None:
         """The weekly job: owners' source-health emails, and old run history pruned."""

@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any
 
-from . import pipeline, runlog
+from . import pipeline, runlock, runlog
 from .config import Settings
 from .errors import UnknownName
 from .store import Store
@@ -42,14 +42,40 @@ def _execute(ctx: pipeline.Context, run_id: int, *, force: bool, profile: str | 
 
 
 def run_recorded(settings: Settings, *, trigger: str, who: str | None, profile: str | None = None,
-                 source: str | None = None, force: bool = True, progress: Any = None
-                 ) -> tuple[int, pipeline.RunReport]:
-    """One run, start to end, in the calling thread; returns (run id, report)."""
+                 source: str | None = None, force: bool = True, progress: Any = None,
+                 wait: float = runlock.WAIT_FOR) -> tuple[int, pipeline.RunReport]:
+    """One run, start to end, in the calling thread; returns (run id, report).
+
+    It waits up to ``wait`` seconds for a run already in progress (RunInProgress after that).
+    """
     ctx = pipeline.open_context(settings)
     try:
         _validate(ctx, profile, source)   # a typo is an error for the person, not a failed run
-        run_id = runlog.start_run(ctx.store, trigger=trigger, who=who, profile=profile, source=source)
-        return run_id, _execute(ctx, run_id, force=force, profile=profile, source=source, progress=progress)
+        lock = runlock.acquire(ctx.store, wait=wait)
+        try:
+            run_id = runlog.start_run(ctx.store, trigger=trigger, who=who, profile=profile, source=source,
+                                      holder=lock.holder)
+            return run_id, _execute(ctx, run_id, force=force, profile=profile, source=source, progress=progress)
+        finally:
+            lock.release()
+    finally:
+        ctx.close()
+
+
+def dry_run(settings: Settings, *, force: bool, profile: str | None, source: str | None,
+            wait: float = runlock.WAIT_FOR) -> pipeline.RunReport:
+    """`awareness run --dry-run`: gather and match for real, compose, send nothing, mark nothing sent.
+
+    Not in the run history (it delivers nothing), but it takes the run lock like any run.
+    """
+    ctx = pipeline.open_context(settings)
+    try:
+        _validate(ctx, profile, source)
+        lock = runlock.acquire(ctx.store, wait=wait)
+        try:
+            return pipeline.run(ctx, force=force, profile=profile, source=source, dry_run=True)
+        finally:
+            lock.release()
     finally:
         ctx.close()
 
@@ -69,12 +95,19 @@ def trigger_run(settings: Settings, *, profile: str | None = None, source: str |
                 trigger: str = "web", who: str | None = None) -> int:
     """Record an ad hoc run and start it in the background; returns its id at once.
 
-    Unknown profile or source ids raise UnknownName here, before anything is recorded.
+    Unknown profile or source ids raise UnknownName here, before anything is recorded;
+    a run already in progress raises RunInProgress (it names that run).
     """
     ctx = pipeline.open_context(settings)
     try:
         _validate(ctx, profile, source)
-        run_id = runlog.start_run(ctx.store, trigger=trigger, who=who, profile=profile, source=source)
+        lock = runlock.acquire(ctx.store, wait=0)   # a person is waiting: refuse at once, saying who runs
+        try:
+            run_id = runlog.start_run(ctx.store, trigger=trigger, who=who, profile=profile, source=source,
+                                      holder=lock.holder)
+        except BaseException:
+            lock.release()
+            raise
     except BaseException:
         ctx.close()
         raise
@@ -85,6 +118,7 @@ def trigger_run(settings: Settings, *, profile: str | None = None, source: str |
         except Exception:
             logger.exception("run %d failed", run_id)
         finally:
+            lock.release()
             ctx.close()
 
     threading.Thread(target=work, name=f"awareness-run-{run_id}", daemon=True).start()

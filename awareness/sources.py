@@ -28,7 +28,7 @@ from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import netguard, yamlpos
-from .errors import SourcesError
+from .errors import SourcesError, SourcesFileError
 from .models import ID_PATTERN, SPIDER_SETTINGS, Source
 from .spider_config import check_spider_entry
 
@@ -57,6 +57,27 @@ def load_sources(path: Path, *, fetch_allow: Sequence[str] | None = None) -> lis
     return sources
 
 
+def usable_sources(path: Path, *, fetch_allow: Sequence[str] | None = None,
+                   ) -> tuple[list[Source], list[SourcesError]]:
+    """The sources a run can gather, and the entries it must skip and report (issue 16).
+
+    One bad entry (malformed, refused by the fetch guard, a duplicate) never
+    stops the others; only a file that cannot be read as a list of sources
+    at all raises SourcesFileError.
+    """
+    sources, errors = check_sources(path, fetch_allow=fetch_allow)
+    for error in errors:
+        if isinstance(error, SourcesFileError):
+            raise error
+    return sources, [_with_advice(e) for e in errors]
+
+
+def _with_advice(error: SourcesError) -> SourcesError:
+    """The problem as reported in runs, `sources list`, the admin page and the health mail."""
+    return SourcesError(error.path, error.line, f"{error.problem} (skipped until fixed: edit the entry, then "
+                        "check with `awareness sources list`)")
+
+
 def check_sources(path: Path, *, fetch_allow: Sequence[str] | None = None,
                   ) -> tuple[list[Source], list[SourcesError]]:
     """Every valid source and every problem in the file, in line order."""
@@ -65,18 +86,18 @@ def check_sources(path: Path, *, fetch_allow: Sequence[str] | None = None,
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return [], [SourcesError(where, None, f"the sources file does not exist; {_HOW_TO_START}")]
+        return [], [SourcesFileError(where, None, f"the sources file does not exist; {_HOW_TO_START}")]
     except UnicodeDecodeError as e:
-        return [], [SourcesError(where, None, f"the file is not UTF-8 text ({e.reason}); save it as UTF-8")]
+        return [], [SourcesFileError(where, None, f"the file is not UTF-8 text ({e.reason}); save it as UTF-8")]
     try:
         parsed = yamlpos.parse(text)
     except yamlpos.YamlSyntaxError as e:
-        return [], [SourcesError(where, e.line, e.problem)]
+        return [], [SourcesFileError(where, e.line, e.problem)]
     errors = [SourcesError(where, line, f"'{key}' is set twice (first on line {first}); keep one")
               for line, key, first in yamlpos.duplicate_keys(parsed.node)]
     entries, list_node, problem = _entry_list(parsed)
     if problem:
-        errors.append(SourcesError(where, problem[0], problem[1]))
+        errors.append(SourcesFileError(where, problem[0], problem[1]))
     sources: list[Source] = []
     first_id: dict[str, int] = {}
     first_url: dict[str, tuple[str, int]] = {}

@@ -194,6 +194,8 @@ runs = sa.Table(
     sa.Column("bulletins_failed", sa.Integer, nullable=False, default=0),
     sa.Column("errors", sa.JSON, nullable=False, default=list),
     sa.Column("fetch_errors", sa.JSON, nullable=False, default=dict),   # source id -> error, for metrics
+    sa.Column("holder", sa.String(200)),      # the run lock's holder while it runs: a killed run is told (issue 16)
+    sa.Column("details", sa.JSON),            # per source and per profile: what the run did (issue 16)
 )
 
 scheduler_lock = sa.Table(

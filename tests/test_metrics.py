@@ -59,7 +59,7 @@ def test_metrics_count_items_errors_bulletins_and_the_last_good_run(world: World
     assert got['awareness_fetch_errors_total{source="policy"}'] == 0
     assert got['awareness_source_consecutive_failures{source="broken"}'] == 1
     assert got['awareness_bulletins_sent_total{profile="ph-team"}'] == 1
-    assert got['awareness_runs_total{status="failed"}'] == 1 and got['awareness_runs_total{status="ok"}'] == 1
+    assert got['awareness_runs_total{status="partial"}'] == 1 and got['awareness_runs_total{status="ok"}'] == 1
     assert got["awareness_last_successful_run_timestamp_seconds"] == pytest.approx(last_ok.timestamp())
 
 

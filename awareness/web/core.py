@@ -19,10 +19,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..bulletin import Composer, day_label, plural
 from ..config import Settings
 from ..errors import AwarenessError
+from ..localtime import local
 from ..models import Profile
 from ..pipeline import Context
 from ..profiles import check_profiles
-from ..sources import load_sources
+from ..sources import usable_sources
 from ..store import Store
 from ..tokens import Signer
 from ..users import User, granted_profiles, may_tune, session_user
@@ -51,7 +52,7 @@ class Web:
     def context(self) -> Context:
         """A pipeline context over the shared store, with profiles as they are on disk now."""
         try:
-            sources = load_sources(self.settings.sources)
+            sources, _ = usable_sources(self.settings.sources, fetch_allow=self.settings.fetch_allow)
         except AwarenessError:
             sources = []
         profiles, problems = check_profiles([self.settings.profiles], sources or None) \
@@ -120,7 +121,8 @@ class Web:
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("user", self.user(request))
         context.update(request=request, csrf=self.signer.csrf_token(self.browser_nonce(request)),
-                       plural=plural, day=day_label)
+                       plural=plural, day=day_label, zone=self.settings.timezone,
+                       local=lambda when, fmt="%d %b %Y %H:%M": local(when, self.settings.timezone, fmt))
         html = self.composer.env.get_template(f"web/{template}").render(context)
         response = HTMLResponse(html, status_code=status)
         self.set_nonce_cookie(request, response)

@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .. import archive, subscriptions
+from .. import archive, runlock, runlog, subscriptions
 from ..errors import AwarenessError
+from ..sources import usable_sources
 from ..store import item_sources, utcnow
 from ..users import authenticate, end_session, finish_login, reserve_login, start_session
 from . import editor
@@ -50,6 +51,13 @@ def _items_last_week(web: Web) -> dict[str, int]:
 
 def _wait_words(seconds: int) -> str:
     return f"{seconds} seconds" if seconds < 90 else f"{round(seconds / 60)} minutes"
+
+
+def _bearer_ok(web: Web, request: Request) -> bool:
+    """The machine endpoints' check: ``Authorization: Bearer <admin_token>``."""
+    token = web.settings.admin_token
+    given = request.headers.get("authorization", "")
+    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip(), token)
 
 
 def routes(web: Web) -> list[Route]:
@@ -146,30 +154,65 @@ def routes(web: Web) -> list[Route]:
     async def admin(request: Request) -> Response:
         web.require(request, "admin")
         ctx = web.context()
-        from ..runlog import list_runs
+        runlock.mark_interrupted(web.store)     # a run whose process died says so (issue 16)
         counts = {p.id: subscriptions.subscriber_count(web.store, p) for p in ctx.profiles}
+        try:
+            _, skipped = usable_sources(web.settings.sources, fetch_allow=web.settings.fetch_allow)
+        except AwarenessError as e:
+            skipped = [e]
         return web.render(request, "admin.html.j2", profiles=ctx.profiles, counts=counts,
-                          sources=web.store.source_states(), runs=list_runs(web.store, last=20),
-                          week=_items_last_week(web),
+                          sources=web.store.source_states(), runs=runlog.list_runs(web.store, last=20),
+                          week=_items_last_week(web), skipped=skipped,
                           started=request.query_params.get("started"))
 
     async def admin_run(request: Request) -> Response:
+        """Run now: first a page that asks for confirmation and offers a dry run; then the run itself."""
         user = web.require(request, "admin")
         form = await web.checked_form(request)
         profile = str(form.get("profile", "")) or None
-        if profile:
-            web.profile_or_404(profile)
-        from ..service import trigger_run
-        run_id = await run_in_threadpool(lambda: trigger_run(web.settings, profile=profile, trigger="web",
-                                                             who=user.email))
+        target = web.profile_or_404(profile) if profile else None
+        choice = str(form.get("confirm", ""))
+        ctx = web.context()
+        chosen = [target] if target else ctx.profiles
+        if choice not in ("run", "dry-run"):
+            counts = {p.id: subscriptions.subscriber_count(web.store, p) for p in chosen}
+            return web.render(request, "admin_confirm.html.j2", profile=target, chosen=chosen, counts=counts,
+                              report=None)
+        from ..service import dry_run, trigger_run
+        try:
+            if choice == "dry-run":
+                report = await run_in_threadpool(lambda: dry_run(web.settings, force=True, profile=profile,
+                                                                 source=None, wait=0))
+                return web.render(request, "admin_confirm.html.j2", profile=target, chosen=chosen, counts={},
+                                  report=report)
+            run_id = await run_in_threadpool(lambda: trigger_run(web.settings, profile=profile, trigger="web",
+                                                                 who=user.email))
+        except runlock.RunInProgress as e:
+            return web.message(request, "Another run is in progress", str(e), status=409)
         return see_other(f"/admin?started={run_id}")
+
+    async def admin_run_details(request: Request) -> Response:
+        """GET /admin/runs/{id}: what one run did, per source and per profile (JSON with the bearer token)."""
+        try:
+            run_id = int(request.path_params["run_id"])
+        except ValueError:
+            raise HTTPException(404, "There is no such run.")
+        if _bearer_ok(web, request):
+            record = runlog.get_run(web.store, run_id)
+            if record is None:
+                return JSONResponse({"error": f"no run {run_id}"}, status_code=404)
+            return JSONResponse({**record.as_json(), "details": record.details})
+        web.require(request, "admin")
+        runlock.mark_interrupted(web.store)
+        record = runlog.get_run(web.store, run_id)
+        if record is None:
+            raise HTTPException(404, f"There is no run {run_id}.")
+        return web.render(request, "admin_run.html.j2", run=record)
 
     # ------------------------------------------------------------ machine endpoints
 
     async def runs_api(request: Request) -> Response:
-        token = web.settings.admin_token
-        given = request.headers.get("authorization", "")
-        if not token or not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].strip(), token):
+        if not _bearer_ok(web, request):
             return JSONResponse({"error": "a valid 'Authorization: Bearer <admin_token>' header is needed"},
                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
         try:
@@ -216,6 +259,7 @@ def routes(web: Web) -> list[Route]:
         Route("/admin", admin),
         Route("/admin/run", admin_run, methods=["POST"]),
         Route("/admin/runs", runs_api, methods=["POST"]),
+        Route("/admin/runs/{run_id}", admin_run_details),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ]

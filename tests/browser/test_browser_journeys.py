@@ -279,6 +279,12 @@ def test_admin_sees_sources_runs_and_subscribers_and_runs_now(live: tuple[Site, 
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{base}/admin")
     page.get_by_role("button", name="Run now for Public Health Team").click()
+    assert page.get_by_role("heading", name="Run now for Public Health Team?").is_visible(), "asks first"
+    audit.look("admin-run-confirm")
+    page.get_by_role("button", name="Dry run: show what would go, send nothing").click()
+    assert page.get_by_text("Nothing was sent and nothing was marked sent").is_visible()
+    audit.look("admin-dry-run")
+    page.get_by_role("button", name="Yes, send now").click()
     assert page.get_by_role("status").is_visible()
     from awareness.runlog import list_runs
     deadline = time.monotonic() + 30

@@ -151,7 +151,9 @@ def test_admin_page_and_run_now_button(site: Site) -> None:
     assert "Department of Health and Social Care" in page.text and "working" in page.text
     assert re.search(r"Public Health Team</a></td>\s*<td class=\"num\">1</td>", page.text)
     assert c.post("/admin/run", data={"profile": "ph-team"}).status_code == 400    # CSRF missing
-    r = c.post("/admin/run", data={"csrf": c.csrf("/admin"), "profile": "ph-team"})
+    asked = c.post("/admin/run", data={"csrf": c.csrf("/admin"), "profile": "ph-team"})
+    assert asked.status_code == 200 and "Yes, send now" in asked.text, "Run now asks for confirmation first"
+    r = c.post("/admin/run", data={"csrf": c.csrf("/admin"), "profile": "ph-team", "confirm": "run"})
     assert r.status_code == 303
     run_id = int(r.headers["location"].rsplit("=", 1)[1])
     run = _wait(site, run_id)
