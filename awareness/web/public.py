@@ -2,8 +2,8 @@
 unsubscribe, topic choice, feedback, and the archive with its downloads.
 
 Every link from an email carries a signed token (tokens.py) with an opaque id.
-Nothing changes on a GET except recording feedback, which is harmless to
-repeat; unsubscribing needs a POST (RFC 8058 one-click, or the landing page's
+Nothing changes on a GET: a feedback link opens a page whose button (a POST)
+casts the vote, because mail scanners open every link in a mail; unsubscribing needs a POST (RFC 8058 one-click, or the landing page's
 button) so that link scanners cannot unsubscribe anyone.
 """
 
@@ -21,6 +21,7 @@ from starlette.routing import Route
 from .. import archive, exports, subscriptions
 from ..deliver import open_transport
 from ..errors import DeliveryError
+from ..feedback import record_feedback
 from ..store import utcnow
 from ..tokens import BadToken, ExpiredToken
 from .core import Web
@@ -140,23 +141,36 @@ def routes(web: Web) -> list[Route]:
 
     # ------------------------------------------------------------ feedback
 
-    async def feedback(request: Request) -> Response:
-        # Whatever else the address carries (?next=, ?url=...) is ignored: this page never redirects.
+    def read_feedback(request: Request) -> tuple[str, int, int, str]:
         try:
-            profile_id, subscriber_id, item_id, verdict = web.signer.read_feedback(request.path_params["token"])
+            return web.signer.read_feedback(request.path_params["token"])
         except ExpiredToken:
             raise HTTPException(410, "This feedback link has expired; thank you all the same.")
         except BadToken:
             raise HTTPException(400, "This feedback link is not valid. Check that you copied all of it.")
+
+    async def feedback_page(request: Request) -> Response:
+        # Mail scanners (Safe Links, Mimecast, Proofpoint) open every link in a mail: a GET only asks.
+        # Whatever else the address carries (?next=, ?url=...) is ignored: this page never redirects.
+        profile_id, _, item_id, verdict = read_feedback(request)
         profile = web.profile_or_404(profile_id)
         items = web.store.get_items([item_id])
         if not items:
             raise HTTPException(404, "That item is no longer held.")
-        from ..feedback import record_feedback
+        return web.render(request, "feedback.html.j2", profile=profile, item=items[0],
+                          verdict=VERDICT_WORDS[verdict], done=False)
+
+    async def feedback_post(request: Request) -> Response:
+        profile_id, subscriber_id, item_id, verdict = read_feedback(request)
+        await web.checked_form(request)
+        profile = web.profile_or_404(profile_id)
+        items = web.store.get_items([item_id])
+        if not items:
+            raise HTTPException(404, "That item is no longer held.")
         record_feedback(web.store, profile_id=profile_id, topic_id=None, item_id=item_id,   # its matched topic
                         subscriber_id=subscriber_id, verdict=verdict.replace("-", "_"))
         return web.render(request, "feedback.html.j2", profile=profile, item=items[0],
-                          verdict=VERDICT_WORDS[verdict])
+                          verdict=VERDICT_WORDS[verdict], done=True)
 
     # ------------------------------------------------------------ archive and downloads
 
@@ -205,7 +219,8 @@ def routes(web: Web) -> list[Route]:
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
-        Route("/feedback/{token}", feedback, methods=["GET"]),
+        Route("/feedback/{token}", feedback_page, methods=["GET"]),
+        Route("/feedback/{token}", feedback_post, methods=["POST"]),
     ]
 
 

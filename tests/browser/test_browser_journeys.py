@@ -200,6 +200,9 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
     html = bulletin.get_body(preferencelist=("html",)).get_content()
     not_relevant = re.findall(r'href="([^"]*/feedback/[^"]+)"', html)[1]
     page.goto(not_relevant)
+    assert page.get_by_role("heading", name="Mark this item as not relevant?").is_visible()
+    audit.look("feedback-confirm")
+    page.get_by_role("button", name="Yes, mark as not relevant").click()
     assert page.get_by_role("heading", name="Thank you for your feedback").is_visible()
     assert "not relevant" in page.content()
     audit.look("feedback")
