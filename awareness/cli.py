@@ -349,6 +349,10 @@ def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: 
         click.echo(json.dumps(result, indent=None))
     else:
         click.echo(evaluation.format_report(result))
+    if result["unlabelled_topics"]:
+        raise click.ClickException(f"{items_path} has no labelled items for topic "
+                                   f"{', '.join(result['unlabelled_topics'])} of {profile.id}; "
+                                   "its scores there mean nothing")
 
 
 # ------------------------------------------------------------------ demo
@@ -432,6 +436,33 @@ def profiles_preview(obj: _Obj, profile_ref: str, days: int, as_json: bool) -> N
     finally:
         ctx.close()
     click.echo(json.dumps(result.to_dict()) if as_json else format_preview(result))
+
+
+@profiles.command("export-labels")
+@click.argument("profile_ref", metavar="PROFILE")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")
+@click.pass_obj
+@_friendly
+def profiles_export_labels(obj: _Obj, profile_ref: str, out_path: Path | None) -> None:
+    """Readers' feedback and your include / exclude decisions as labelled JSONL that `evaluate` reads."""
+    from .labels_export import labelled_lines
+    from .store import Store
+
+    profile = _profile_arg(obj, profile_ref)
+    store = Store(obj.settings.database_url)
+    try:
+        lines = list(labelled_lines(store, profile.id))
+    finally:
+        store.close()
+    text = "".join(line + "\n" for line in lines)
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        out_path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(lines)} labelled item{'s' * (len(lines) != 1)} to {out_path}", err=True)
+    if not lines:
+        click.echo(f"{profile.id} has no feedback or include/exclude decisions yet", err=True)
 
 
 @profiles.command("diff")
