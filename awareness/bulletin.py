@@ -12,7 +12,7 @@ import logging
 import re
 import textwrap
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Callable
@@ -119,6 +119,25 @@ def build_bulletin(profile: Profile, matched: list[tuple[StoredItem, list[Match]
             mine_entries.sort(key=lambda e: (not e.local, -_ts(e.item.published), -e.score, e.item.id))
             sections.append(Section(topic=topic, entries=mine_entries))
     return Bulletin(profile=profile, sections=sections, period_start=period_start, period_end=period_end)
+
+
+CLOSING_SOON_DAYS = 14   # a consultation closing within this many days of a bulletin is listed at its top
+
+
+def closing_soon(bulletin: Bulletin, *, days: int = CLOSING_SOON_DAYS) -> list[Entry]:
+    """The entries that close within ``days`` of the bulletin and are still open, soonest first
+    (they stay in their topic too: the list only points at them)."""
+    today = _utc(bulletin.period_end).date()
+    last = today + timedelta(days=days)
+    soon = [e for s in bulletin.sections for e in s.entries
+            if e.item.closes is not None and today <= e.item.closes <= last]
+    return sorted(soon, key=lambda e: (e.item.closes, e.item.title))
+
+
+def days_left(closes: date, today: date) -> str:
+    """'today', 'tomorrow', 'in 5 days'."""
+    n = (closes - today).days
+    return "today" if n == 0 else "tomorrow" if n == 1 else f"in {n} days"
 
 
 def _unique(names: object) -> list[str]:
@@ -281,6 +300,8 @@ class Composer:
             "day": lambda when: day_label(when, p.timezone),
             "facts": item_facts,                                              # type, organisation (issue 3)
             "closes": lambda when: closes_label(when, bulletin.period_end),   # "closes 14 March"
+            "closing": closing_soon(bulletin),                                # issue 17: at the top
+            "days_left": lambda when: days_left(when, _utc(bulletin.period_end).date()),
         }
         subject = subject_for(bulletin)
         context["subject"] = subject

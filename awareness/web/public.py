@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import archive, exports, subscriptions
+from .. import archive, closing, exports, subscriptions
 from ..deliver import open_transport
 from ..errors import DeliveryError
 from ..feedback import record_feedback
@@ -205,8 +205,17 @@ def routes(web: Web) -> list[Route]:
         body = exports.profile_atom(ctx, profile, base_url=web.base, now=utcnow())
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
+    async def closing_feed(request: Request) -> Response:
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        now = utcnow()
+        found = await run_in_threadpool(closing.upcoming, web.store, profile, today=now.date())
+        body = closing.closing_ics(profile, found, base_url=web.base, now=now)
+        return Response(body, media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": f'inline; filename="{profile.id}-closing.ics"'})
+
     return [
         Route("/", home),
+        Route("/p/{profile_id}/closing.ics", closing_feed),
         Route("/profiles/{profile_id}", profile_page),
         Route("/profiles/{profile_id}/subscribe", subscribe, methods=["POST"]),
         Route("/profiles/{profile_id}/bulletins", bulletin_list),
