@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import archive, closing, exports, subscriptions
+from .. import archive, archive_search, closing, exports, subscriptions
 from ..deliver import open_transport
 from ..errors import DeliveryError
 from ..feedback import record_feedback
@@ -176,7 +176,9 @@ def routes(web: Web) -> list[Route]:
 
     async def bulletin_list(request: Request) -> Response:
         profile = web.profile_or_404(request.path_params["profile_id"])
-        return web.render(request, "bulletins.html.j2", profile=profile,
+        query = request.query_params.get("q", "").strip()[:200]
+        found = await run_in_threadpool(archive_search.search, web.store, profile.id, query) if query else None
+        return web.render(request, "bulletins.html.j2", profile=profile, query=query, found=found,
                           bulletins=archive.list_pages(web.store, profile.id))
 
     def page_or_404(request: Request) -> archive.ArchivedBulletin:
