@@ -280,6 +280,29 @@ def sources_import_opml(obj: _Obj, opml_file: Path) -> None:
     click.echo(f"Added {len(added)} source{'s' * (len(added) != 1)} to {obj.settings.sources}.")
 
 
+@sources.command("export-opml")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")
+@click.pass_obj
+@_friendly
+def sources_export_opml(obj: _Obj, out_path: Path | None) -> None:
+    """Every feed in sources.yaml as OPML, for a feed reader (spider sources have no feed and are left out)."""
+    from .opml_export import sources_opml
+    from .sources import load_sources
+    from .store import utcnow
+
+    found = load_sources(obj.settings.sources)
+    text = sources_opml(found, title=f"Awareness sources ({obj.settings.sources.name})", now=utcnow())
+    feeds = sum(s.kind == "feed" for s in found)
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        out_path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {feeds} feed{'s' * (feeds != 1)} to {out_path}", err=True)
+    if feeds < len(found):
+        click.echo(f"left out {len(found) - feeds} spider source(s): web pages without a feed", err=True)
+
+
 # ------------------------------------------------------------------ profiles
 
 @main.group()
