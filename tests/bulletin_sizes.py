@@ -52,7 +52,8 @@ def reader_links(signer: Signer, profile_id: str, subscriber_id: int, page_id: i
     def feedback(item_id: int, verdict: str) -> str:
         return f"{BASE}/feedback/{signer.feedback_token(profile_id, subscriber_id, item_id, verdict)}"
 
-    return Links(unsubscribe=f"{BASE}/unsubscribe/{signer.unsubscribe_token(profile_id, subscriber_id)}",
+    token = signer.unsubscribe_token(profile_id, subscriber_id)
+    return Links(unsubscribe=f"{BASE}/unsubscribe/{token}", manage=f"{BASE}/manage/{token}",
                  view_online=f"{BASE}/profiles/{profile_id}/bulletins/{page_id}", feedback=feedback)
 
 

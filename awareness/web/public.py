@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import archive, archive_search, closing, exports, subscriptions
+from .. import archive, archive_search, closing, exports, manage, subscriptions
 from ..deliver import open_transport
 from ..errors import DeliveryError
 from ..feedback import record_feedback
@@ -139,6 +139,18 @@ def routes(web: Web) -> list[Route]:
         return web.render(request, "preferences.html.j2", profile=profile, chosen=chosen, saved=saved,
                           token=request.path_params["token"], error=None)
 
+    async def manage_page(request: Request) -> Response:
+        _, subscriber_id = read_unsubscribe(request)
+        profiles = web.profiles()
+        left = None
+        if request.method == "POST":
+            form = await web.checked_form(request)
+            if form.get("action") == "leave-all":
+                left = manage.leave_all(web.store, subscriber_id, profiles)
+        found = manage.subscriptions_of(web.store, subscriber_id, profiles)
+        links = {s.profile_id: web.signer.unsubscribe_token(s.profile_id, s.subscriber_id) for s in found}
+        return web.render(request, "manage.html.j2", subscriptions=found, links=links, left=left)
+
     # ------------------------------------------------------------ feedback
 
     def read_feedback(request: Request) -> tuple[str, int, int, str]:
@@ -230,6 +242,7 @@ def routes(web: Web) -> list[Route]:
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
+        Route("/manage/{token}", manage_page, methods=["GET", "POST"]),
         Route("/feedback/{token}", feedback_page, methods=["GET"]),
         Route("/feedback/{token}", feedback_post, methods=["POST"]),
     ]
