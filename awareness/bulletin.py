@@ -12,7 +12,7 @@ import logging
 import re
 import textwrap
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Callable
@@ -74,6 +74,7 @@ class Links:
     unsubscribe: str
     view_online: str | None = None
     feedback: Callable[[int, str], str] | None = None   # (item_id, "useful"|"not-relevant") -> URL
+    manage: str | None = None     # the reader's page of every subscription (issue 17)
 
 
 @dataclass
@@ -119,6 +120,52 @@ def build_bulletin(profile: Profile, matched: list[tuple[StoredItem, list[Match]
             mine_entries.sort(key=lambda e: (not e.local, -_ts(e.item.published), -e.score, e.item.id))
             sections.append(Section(topic=topic, entries=mine_entries))
     return Bulletin(profile=profile, sections=sections, period_start=period_start, period_end=period_end)
+
+
+CLOSING_SOON_DAYS = 14   # a consultation closing within this many days of a bulletin is listed at its top
+
+
+def closing_soon(bulletin: Bulletin, *, days: int = CLOSING_SOON_DAYS) -> list[Entry]:
+    """The entries that close within ``days`` of the bulletin and are still open, soonest first
+    (they stay in their topic too: the list only points at them)."""
+    today = _utc(bulletin.period_end).date()
+    last = today + timedelta(days=days)
+    soon = [e for s in bulletin.sections for e in s.entries
+            if e.item.closes is not None and today <= e.item.closes <= last]
+    return sorted(soon, key=lambda e: (e.item.closes, e.item.title))
+
+
+def days_left(closes: date, today: date) -> str:
+    """'today', 'tomorrow', 'in 5 days'."""
+    n = (closes - today).days
+    return "today" if n == 0 else "tomorrow" if n == 1 else f"in {n} days"
+
+
+_DAYS = {"MON": "Monday", "TUE": "Tuesday", "WED": "Wednesday", "THU": "Thursday", "FRI": "Friday",
+         "SAT": "Saturday", "SUN": "Sunday", "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday",
+         "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday"}
+
+
+def schedule_words(cron: str) -> str:
+    """How often a profile's bulletin comes, from its cron schedule, in words a reader knows."""
+    parts = cron.split()
+    if len(parts) != 5:
+        return "on its own schedule"
+    _, _, day_of_month, month, day_of_week = parts
+    dow = day_of_week.upper()
+    if day_of_month == "*" and month == "*":
+        if dow == "*":
+            return "every day"
+        if dow in ("MON-FRI", "1-5"):
+            return "every weekday"
+        names = [_DAYS.get(d) for d in dow.split(",")]
+        if all(names):
+            return "every " + " and ".join(n for n in names if n)
+    if day_of_month.isdigit() and month == "*" and dow == "*":
+        n = int(day_of_month)
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return f"on the {n}{suffix} of every month"
+    return "on its own schedule"
 
 
 def _unique(names: object) -> list[str]:
@@ -281,6 +328,9 @@ class Composer:
             "day": lambda when: day_label(when, p.timezone),
             "facts": item_facts,                                              # type, organisation (issue 3)
             "closes": lambda when: closes_label(when, bulletin.period_end),   # "closes 14 March"
+            "closing": closing_soon(bulletin),                                # issue 17: at the top
+            "every": schedule_words(p.schedule),                              # "every Monday"
+            "days_left": lambda when: days_left(when, _utc(bulletin.period_end).date()),
         }
         subject = subject_for(bulletin)
         context["subject"] = subject

@@ -350,6 +350,29 @@ def sources_import_opml(obj: _Obj, opml_file: Path) -> None:
     click.echo(f"Added {len(added)} source{'s' * (len(added) != 1)} to {obj.settings.sources}.")
 
 
+@sources.command("export-opml")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")
+@click.pass_obj
+@_friendly
+def sources_export_opml(obj: _Obj, out_path: Path | None) -> None:
+    """Every feed in sources.yaml as OPML, for a feed reader (spider sources have no feed and are left out)."""
+    from .opml_export import sources_opml
+    from .sources import load_sources
+    from .store import utcnow
+
+    found = load_sources(obj.settings.sources)
+    text = sources_opml(found, title=f"Awareness sources ({obj.settings.sources.name})", now=utcnow())
+    feeds = sum(s.kind == "feed" for s in found)
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        out_path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {feeds} feed{'s' * (feeds != 1)} to {out_path}", err=True)
+    if feeds < len(found):
+        click.echo(f"left out {len(found) - feeds} spider source(s): web pages without a feed", err=True)
+
+
 # ------------------------------------------------------------------ profiles
 
 @main.group()
@@ -429,18 +452,24 @@ def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: 
         click.echo(json.dumps(result, indent=None))
     else:
         click.echo(evaluation.format_report(result))
+    if result["unlabelled_topics"]:
+        raise click.ClickException(f"{items_path} has no labelled items for topic "
+                                   f"{', '.join(result['unlabelled_topics'])} of {profile.id}; "
+                                   "its scores there mean nothing")
 
 
 # ------------------------------------------------------------------ demo
 
 @main.command()
 @click.option("--keep-db", is_flag=True, help="Keep the demo database from the last demo (shows that nothing is sent twice).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="The port the printed `web` command uses (and the bulletins' links point at).")
 @_friendly
-def demo(keep_db: bool) -> None:
+def demo(keep_db: bool, port: int) -> None:
     """Run the whole job on bundled demo feeds served on 127.0.0.1: gather, match, write bulletins."""
     from .demo.run import run_demo
 
-    run_demo(Path.cwd(), keep_db=keep_db)
+    run_demo(Path.cwd(), keep_db=keep_db, port=port)
 
 
 # ------------------------------------------------------------------ spiders and full text (issue 3)
@@ -510,6 +539,33 @@ def profiles_preview(obj: _Obj, profile_ref: str, days: int | None, as_json: boo
     finally:
         ctx.close()
     click.echo(json.dumps(result.to_dict()) if as_json else format_preview(result))
+
+
+@profiles.command("export-labels")
+@click.argument("profile_ref", metavar="PROFILE")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")
+@click.pass_obj
+@_friendly
+def profiles_export_labels(obj: _Obj, profile_ref: str, out_path: Path | None) -> None:
+    """Readers' feedback and your include / exclude decisions as labelled JSONL that `evaluate` reads."""
+    from .labels_export import labelled_lines
+    from .store import Store
+
+    profile = _profile_arg(obj, profile_ref)
+    store = Store(obj.settings.database_url)
+    try:
+        lines = list(labelled_lines(store, profile.id))
+    finally:
+        store.close()
+    text = "".join(line + "\n" for line in lines)
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        out_path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(lines)} labelled item{'s' * (len(lines) != 1)} to {out_path}", err=True)
+    if not lines:
+        click.echo(f"{profile.id} has no feedback or include/exclude decisions yet", err=True)
 
 
 @profiles.command("diff")

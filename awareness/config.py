@@ -2,7 +2,8 @@
 
 Where the file comes from, in order: ``--config PATH``, ``$AWARENESS_CONFIG``,
 ``./awareness.toml``; with none of them the defaults below apply (they make
-``make demo`` work).  Every key can be overridden by ``AWARENESS_<KEY>``.
+``make demo`` work).  Every key can be overridden by ``AWARENESS_<KEY>``; a list
+(``fetch_allow``) as ``a,b`` or as a JSON list ``["a", "b"]``.
 Secrets (``secret_key``, the SMTP password) come only from the environment.
 Relative paths are taken from the directory of the config file (or the
 working directory when there is none).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import logging
 import os
 import secrets
@@ -175,7 +177,7 @@ def _coerce(key: str, value: Any, base: Path) -> Any:
             p = Path(value).expanduser()
             return p if p.is_absolute() else base / p
         if "tuple" in kind:
-            items = value.split(",") if isinstance(value, str) else list(value)
+            items = _list_value(key, value)
             items = [str(i).strip() for i in items if str(i).strip()]
             for entry in items:
                 _check_allow_entry(entry)
@@ -203,6 +205,22 @@ def _coerce(key: str, value: Any, base: Path) -> Any:
         else:
             detail = str(e) or f"{value!r} is not valid here"
         raise ConfigError(key, detail) from None
+
+
+def _list_value(key: str, value: Any) -> list[Any]:
+    """A list setting from TOML (a list) or the environment: `a,b` or a JSON list `["a", "b"]`."""
+    if not isinstance(value, str):
+        return list(value)
+    if value.lstrip().startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{key.upper()}={value!r} starts like a JSON list but is not one; "
+                             f'write it as ["a", "b"] or as a,b') from None
+        if not isinstance(parsed, list):
+            raise ValueError(f"{value!r} is not a list")
+        return parsed
+    return value.split(",")
 
 
 def _check_allow_entry(entry: str) -> None:

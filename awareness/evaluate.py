@@ -153,6 +153,8 @@ def evaluate(profile: Profile, records: list[dict[str, Any]],
     baseline = [keyword_baseline(profile, title, summary) for title, summary in texts]
     result = _metrics(topic_ids, truth, predicted)
     result["baseline"] = _metrics(topic_ids, truth, baseline)
+    # A topic no record is labelled with has no recall to measure: its zeros would only mislead.
+    result["unlabelled_topics"] = [t for t in topic_ids if not result["per_topic"][t]["support"]]
     if labelled:
         plain = evaluate(profile, records)
         result["without_feedback"] = {k: plain[k] for k in ("micro_f1", "macro_f1", "per_topic")}
@@ -169,7 +171,11 @@ def format_report(result: dict[str, Any]) -> str:
     """The evaluation as an aligned table: matcher P/R/F1 per topic, baseline F1 beside it."""
     base = result["baseline"]["per_topic"]
     rows = [("topic", "support", "P", "R", "F1", "keyword F1")]
+    unlabelled = set(result.get("unlabelled_topics", ()))
     for topic, m in result["per_topic"].items():
+        if topic in unlabelled:
+            rows.append((topic, "0", "-", "-", "-", "-"))
+            continue
         rows.append((topic, str(m["support"]), f"{m['precision']:.2f}", f"{m['recall']:.2f}",
                      f"{m['f1']:.2f}", f"{base[topic]['f1']:.2f}"))
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
@@ -185,6 +191,10 @@ def format_report(result: dict[str, Any]) -> str:
                f"F1 {result['micro_f1']:.2f}   (keyword baseline F1 {b['micro_f1']:.2f})")
     out.append(f"macro  F1 {result['macro_f1']:.2f}   (keyword baseline F1 {b['macro_f1']:.2f})")
     out.append(f"{result['items']} labelled items")
+    if unlabelled:
+        out.append(f"no labelled items for {', '.join(sorted(unlabelled))}: nothing to measure there "
+                   "(label some items with these topics, or export the profile's feedback with "
+                   "`awareness profiles export-labels`)")
     if "feedback" in result:
         plain = result["without_feedback"]
         out.append("")

@@ -23,7 +23,7 @@ from .bulletin import Bulletin, Composer, Links, Rendered
 logger = logging.getLogger(__name__)
 
 _MARK = "https://personalise.invalid/awareness-link-"
-_MARKED = re.compile(re.escape(_MARK) + r"(u|v|f(\d+)-([a-z-]+))")
+_MARKED = re.compile(re.escape(_MARK) + r"(u|v|m|f(\d+)-([a-z-]+))")
 
 
 class LinkPersonaliser:
@@ -32,18 +32,19 @@ class LinkPersonaliser:
     def __init__(self, composer: Composer) -> None:
         self.composer = composer
         self.full_renders = 0            # template runs, for the benchmark's count
-        self._shapes: dict[tuple[int, bool, bool], tuple[Bulletin, Rendered]] = {}
+        self._shapes: dict[tuple[int, bool, bool, bool], tuple[Bulletin, Rendered]] = {}
         self._trusted = True
 
     def render(self, bulletin: Bulletin, links: Links) -> Rendered:
         if not self._trusted:
             return self._direct(bulletin, links)
-        key = (id(bulletin), links.view_online is not None, links.feedback is not None)
+        key = (id(bulletin), links.view_online is not None, links.feedback is not None, links.manage is not None)
         shape = self._shapes.get(key)
         if shape is not None:
             return _fill(shape[1], links)
         marked = Links(unsubscribe=_MARK + "u", view_online=_MARK + "v" if links.view_online else None,
-                       feedback=_marked_feedback if links.feedback else None)
+                       feedback=_marked_feedback if links.feedback else None,
+                       manage=_MARK + "m" if links.manage else None)
         template = self._direct(bulletin, marked)
         filled, direct = _fill(template, links), self._direct(bulletin, links)
         if filled != direct:
@@ -81,5 +82,7 @@ def _link(m: re.Match[str], links: Links) -> str:
         return links.unsubscribe
     if m.group(1) == "v":
         return links.view_online or ""
+    if m.group(1) == "m":
+        return links.manage or ""
     feedback: Callable[[int, str], str] | None = links.feedback
     return feedback(int(m.group(2)), m.group(3)) if feedback else ""

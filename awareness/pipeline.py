@@ -387,7 +387,8 @@ def links_for(ctx: Context, profile: Profile, subscriber_id: int, page_id: int |
         return f"{base}/feedback/{ctx.signer.feedback_token(profile.id, subscriber_id, item_id, verdict)}"
 
     return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback,
-                 view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None)
+                 view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None,
+                 manage=f"{base}/manage/{token}")   # every subscription of this address (issue 17)
 
 
 @dataclass

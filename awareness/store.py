@@ -370,6 +370,34 @@ def create_engine(url: str) -> Engine:
     return engine
 
 
+
+INCLUDED_SCORE = 1.0   # a librarian's include: above any score, so it survives max_items and wins its item
+
+
+def _apply_judgements(conn: Connection, out: dict[int, list[Match]], item_ids: list[int],
+                      profile_id: str | None) -> None:
+    """A librarian's exclude takes the item out of that topic, an include puts it in, at once:
+    every reader of the matches (run, dry run, preview, exports) sees the same decision."""
+    for chunk in _chunks(item_ids, 500):
+        q = sa.select(match_judgements).where(match_judgements.c.item_id.in_(chunk))
+        if profile_id is not None:
+            q = q.where(match_judgements.c.profile_id == profile_id)
+        for j in conn.execute(q):
+            kept = [m for m in out.get(j.item_id, [])
+                    if not (m.profile_id == j.profile_id and m.topic_id == j.topic_id)]
+            if j.include:
+                old = [m for m in out.get(j.item_id, [])
+                       if m.profile_id == j.profile_id and m.topic_id == j.topic_id]
+                terms, local = (old[0].terms, old[0].local) if old else ((), False)
+                kept.append(Match(j.item_id, j.profile_id, j.topic_id, max(INCLUDED_SCORE, *(m.score for m in old)),
+                                  terms, local))
+                kept.sort(key=lambda m: -m.score)
+            if kept:
+                out[j.item_id] = kept
+            else:
+                out.pop(j.item_id, None)
+
+
 class Store:
     """Every read and write the pipeline needs, in one place."""
 
@@ -558,11 +586,12 @@ class Store:
         On SQLite the query goes straight to the driver and terms are decoded here:
         SQLAlchemy's work per query and per row was most of composing (issue 7)."""
         out: dict[int, list[Match]] = {}
+        ids = list(item_ids)
         loads = json.loads
         columns = (matches.c.item_id, matches.c.profile_id, matches.c.topic_id, matches.c.score,
                    sa.type_coerce(matches.c.terms, sa.Text), matches.c.local)
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(item_ids), 500):
+            for chunk in _chunks(ids, 500):
                 if conn.dialect.name == "sqlite":
                     where = f"item_id IN ({', '.join('?' * len(chunk))})"
                     params: tuple[Any, ...] = tuple(chunk)
@@ -581,6 +610,7 @@ class Store:
                         terms = loads(terms)
                     out.setdefault(item_id, []).append(
                         Match(item_id, profile, topic_id, score, tuple(terms or ()), bool(local)))
+            _apply_judgements(conn, out, ids, profile_id)
         return out
 
     # ------------------------------------------------------------ subscribers and ledger

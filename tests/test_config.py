@@ -56,3 +56,15 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_list_settings_from_the_environment_as_a_json_list_or_commas(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)   # no awareness.toml here
+    as_json = load_settings(environ={"AWARENESS_FETCH_ALLOW": '["127.0.0.1", "10.0.0.0/8", "intranet.example.nhs.uk"]'})
+    assert as_json.fetch_allow == ("127.0.0.1", "10.0.0.0/8", "intranet.example.nhs.uk")
+    assert load_settings(environ={"AWARENESS_FETCH_ALLOW": "127.0.0.1,10.0.0.0/8"}).fetch_allow == \
+        ("127.0.0.1", "10.0.0.0/8")
+    with pytest.raises(ConfigError) as e:
+        load_settings(environ={"AWARENESS_FETCH_ALLOW": '["127.0.0.1",'})
+    assert e.value.key == "fetch_allow" and "AWARENESS_FETCH_ALLOW" in str(e.value)

@@ -31,7 +31,8 @@ def result(profile: Profile) -> dict:
 
 def test_the_result_has_the_keys_other_commands_rely_on(result: dict, profile: Profile) -> None:
     keys = {"micro_f1", "macro_f1", "micro_precision", "micro_recall", "per_topic", "items"}
-    assert set(result) == keys | {"baseline"}
+    assert set(result) == keys | {"baseline", "unlabelled_topics"}
+    assert result["unlabelled_topics"] == []
     assert set(result["baseline"]) == keys
     assert list(result["per_topic"]) == [t.id for t in profile.topics]
     assert result["items"] == 32

@@ -2,7 +2,8 @@
 
 Serves the demo feeds on 127.0.0.1, gathers them, matches them against the
 example profiles in ./profiles and writes each subscriber's bulletin to the
-outbox folder, then says where everything is.
+outbox folder, then says where everything is and what to try next, with a
+config file (var/demo/awareness.toml) that points the next commands at the demo's data.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from pathlib import Path
 
 import click
 
-from ..config import Settings
+from ..config import load_settings
 from ..crawl import override_settings
 from ..errors import ConfigError
 from ..pipeline import open_context, run
+from ..store import Store
+from . import nextsteps
 from .server import DemoServer
 
 
-def run_demo(workdir: Path, *, keep_db: bool = False) -> None:
+def run_demo(workdir: Path, *, keep_db: bool = False, port: int = 8000) -> None:
     profiles_dir = workdir / "profiles"
     if not profiles_dir.is_dir():
         raise ConfigError("profiles", f"no profiles folder in {workdir}; run the demo from the project folder")
@@ -33,10 +36,10 @@ def run_demo(workdir: Path, *, keep_db: bool = False) -> None:
         for leftover in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             leftover.unlink(missing_ok=True)
     outbox = var / "outbox"
-    settings = Settings(
-        database_url=f"sqlite:///{db}", sources=demo_dir / "sources.yaml", profiles=profiles_dir,
-        outbox=outbox, sender="Awareness demo <awareness@example.org>", base_url="http://127.0.0.1:8000",
-        secret_key=os.environ.get("AWARENESS_SECRET_KEY", ""), fetch_allow=("127.0.0.1",))
+    config = nextsteps.write_config(demo_dir / "awareness.toml", database=db, sources=demo_dir / "sources.yaml",
+                                    profiles=profiles_dir, outbox=outbox, port=port)
+    secret = os.environ.get("AWARENESS_SECRET_KEY")
+    settings = load_settings(config, environ={"AWARENESS_SECRET_KEY": secret} if secret else {})
     # The summary below names every file; one log line per message would only bury it.
     logging.getLogger("awareness.deliver").setLevel(logging.WARNING)
     started = time.time()
@@ -70,5 +73,19 @@ def run_demo(workdir: Path, *, keep_db: bool = False) -> None:
             click.echo(f"  {p.profile_id:<22} {p.name}: {p.note or 'nothing sent'}")
     if not report.ok:
         raise click.ClickException("some bulletins could not be written")
-    click.echo("\nOpen an .html file in a browser to see a bulletin; `awareness demo --keep-db` "
-               "runs again and sends nothing already sent.")
+    click.echo("\nOpen an .html file in a browser to see a bulletin.")
+    store = Store(settings.database_url)
+    try:
+        email, password = nextsteps.staff_login(store, demo_dir / "staff-password")
+    finally:
+        store.close()
+    shown = next((p.profile_id for p in report.profiles if p.sent), report.profiles[0].profile_id
+                 if report.profiles else "PROFILE")
+    preview, web, again = nextsteps.next_commands(workdir, config, shown, port)
+    click.echo(f"\nThe demo's settings are in {config.relative_to(workdir)}. Next, try:")
+    for warning in nextsteps.demo_environment_warnings():
+        click.echo(f"  ({warning})")
+    click.echo(f"  {preview}\n      what {shown}'s next bulletin would hold, and the near-misses")
+    click.echo(f"  {web}\n      the web app on the demo data: http://127.0.0.1:{port}/librarian, "
+               f"log in as {email} with password {password}")
+    click.echo(f"  {again}\n      run the demo again: nothing already sent is sent twice")

@@ -2,8 +2,8 @@
 unsubscribe, topic choice, feedback, and the archive with its downloads.
 
 Every link from an email carries a signed token (tokens.py) with an opaque id.
-Nothing changes on a GET except recording feedback, which is harmless to
-repeat; unsubscribing needs a POST (RFC 8058 one-click, or the landing page's
+Nothing changes on a GET: a feedback link opens a page whose button (a POST)
+casts the vote, because mail scanners open every link in a mail; unsubscribing needs a POST (RFC 8058 one-click, or the landing page's
 button) so that link scanners cannot unsubscribe anyone.
 """
 
@@ -18,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import archive, exports, subscriptions
+from .. import archive, archive_search, closing, exports, manage, subscriptions
 from ..deliver import open_transport
 from ..errors import DeliveryError
+from ..feedback import record_feedback
 from ..sendlimits import may_send_confirmation
 from ..store import utcnow
 from ..tokens import BadToken, ExpiredToken
@@ -148,31 +149,58 @@ def routes(web: Web) -> list[Route]:
         return web.render(request, "preferences.html.j2", profile=profile, chosen=chosen, saved=saved,
                           token=request.path_params["token"], error=None)
 
+    async def manage_page(request: Request) -> Response:
+        _, subscriber_id = read_unsubscribe(request)
+        profiles = web.profiles()
+        left = None
+        if request.method == "POST":
+            form = await web.checked_form(request)
+            if form.get("action") == "leave-all":
+                left = manage.leave_all(web.store, subscriber_id, profiles)
+        found = manage.subscriptions_of(web.store, subscriber_id, profiles)
+        links = {s.profile_id: web.signer.unsubscribe_token(s.profile_id, s.subscriber_id) for s in found}
+        return web.render(request, "manage.html.j2", subscriptions=found, links=links, left=left)
+
     # ------------------------------------------------------------ feedback
 
-    async def feedback(request: Request) -> Response:
-        # Whatever else the address carries (?next=, ?url=...) is ignored: this page never redirects.
+    def read_feedback(request: Request) -> tuple[str, int, int, str]:
         try:
-            profile_id, subscriber_id, item_id, verdict = web.signer.read_feedback(request.path_params["token"])
+            return web.signer.read_feedback(request.path_params["token"])
         except ExpiredToken:
             raise HTTPException(410, "This feedback link has expired; thank you all the same.")
         except BadToken:
             raise HTTPException(400, "This feedback link is not valid. Check that you copied all of it.")
+
+    async def feedback_page(request: Request) -> Response:
+        # Mail scanners (Safe Links, Mimecast, Proofpoint) open every link in a mail: a GET only asks.
+        # Whatever else the address carries (?next=, ?url=...) is ignored: this page never redirects.
+        profile_id, _, item_id, verdict = read_feedback(request)
         profile = web.profile_or_404(profile_id)
         items = web.store.get_items([item_id])
         if not items:
             raise HTTPException(404, "That item is no longer held.")
-        from ..feedback import record_feedback
+        return web.render(request, "feedback.html.j2", profile=profile, item=items[0],
+                          verdict=VERDICT_WORDS[verdict], done=False)
+
+    async def feedback_post(request: Request) -> Response:
+        profile_id, subscriber_id, item_id, verdict = read_feedback(request)
+        await web.checked_form(request)
+        profile = web.profile_or_404(profile_id)
+        items = web.store.get_items([item_id])
+        if not items:
+            raise HTTPException(404, "That item is no longer held.")
         record_feedback(web.store, profile_id=profile_id, topic_id=None, item_id=item_id,   # its matched topic
                         subscriber_id=subscriber_id, verdict=verdict.replace("-", "_"))
         return web.render(request, "feedback.html.j2", profile=profile, item=items[0],
-                          verdict=VERDICT_WORDS[verdict])
+                          verdict=VERDICT_WORDS[verdict], done=True)
 
     # ------------------------------------------------------------ archive and downloads
 
     async def bulletin_list(request: Request) -> Response:
         profile = web.profile_or_404(request.path_params["profile_id"])
-        return web.render(request, "bulletins.html.j2", profile=profile,
+        query = request.query_params.get("q", "").strip()[:200]
+        found = await run_in_threadpool(archive_search.search, web.store, profile.id, query) if query else None
+        return web.render(request, "bulletins.html.j2", profile=profile, query=query, found=found,
                           bulletins=archive.list_pages(web.store, profile.id))
 
     def page_or_404(request: Request) -> archive.ArchivedBulletin:
@@ -201,8 +229,17 @@ def routes(web: Web) -> list[Route]:
         body = exports.profile_atom(ctx, profile, base_url=web.base, now=utcnow())
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
+    async def closing_feed(request: Request) -> Response:
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        now = utcnow()
+        found = await run_in_threadpool(closing.upcoming, web.store, profile, today=now.date())
+        body = closing.closing_ics(profile, found, base_url=web.base, now=now)
+        return Response(body, media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": f'inline; filename="{profile.id}-closing.ics"'})
+
     return [
         Route("/", home),
+        Route("/p/{profile_id}/closing.ics", closing_feed),
         Route("/profiles/{profile_id}", profile_page),
         Route("/profiles/{profile_id}/subscribe", subscribe, methods=["POST"]),
         Route("/profiles/{profile_id}/bulletins", bulletin_list),
@@ -215,7 +252,9 @@ def routes(web: Web) -> list[Route]:
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
-        Route("/feedback/{token}", feedback, methods=["GET"]),
+        Route("/manage/{token}", manage_page, methods=["GET", "POST"]),
+        Route("/feedback/{token}", feedback_page, methods=["GET"]),
+        Route("/feedback/{token}", feedback_post, methods=["POST"]),
     ]
 
 

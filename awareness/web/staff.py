@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from .. import archive, runlock, runlog, subscriptions
 from ..errors import AwarenessError
+from ..judgements import apply_to_preview, list_judgements, undo_judgement
 from ..sources import usable_sources
 from ..store import item_sources, utcnow
 from ..users import authenticate, end_session, finish_login, reserve_login, start_session
@@ -113,7 +114,10 @@ def routes(web: Web) -> list[Route]:
         from ..feedback import feedback_summary
         from ..preview import preview_profile
         preview = await run_in_threadpool(preview_profile, ctx, profile)
+        judged = list_judgements(web.store, profile)
+        preview = apply_to_preview(preview, judged)       # exclude / include show at once
         return web.render(request, "librarian_profile.html.j2", profile=profile, preview=preview,
+                          judgements=judged,
                           bulletins=archive.list_pages(web.store, profile.id, limit=10),
                           feedback=feedback_summary(web.store, profile.id),
                           judged=request.query_params.get("judged"))
@@ -133,6 +137,17 @@ def routes(web: Web) -> list[Route]:
         record_judgement(web.store, profile_id=profile.id, topic_id=topic_id, item_id=item_id, include=include,
                          who=user.email)
         return see_other(f"/librarian/{profile.id}?judged={item_id}#item-{item_id}-{topic_id}")
+
+    async def undo(request: Request) -> Response:
+        web.require(request)
+        profile = web.profile_or_404(request.path_params["profile_id"])
+        form = await web.checked_form(request)
+        try:
+            item_id = int(str(form.get("item_id", "")))
+        except ValueError:
+            raise HTTPException(400, "No item was named.")
+        undo_judgement(web.store, profile_id=profile.id, topic_id=str(form.get("topic_id", "")), item_id=item_id)
+        return see_other(f"/librarian/{profile.id}?judged={item_id}#judgements")
 
     async def edit(request: Request) -> Response:
         _, profile = web.require_profile(request, request.path_params["profile_id"])
@@ -255,6 +270,7 @@ def routes(web: Web) -> list[Route]:
         Route("/librarian", librarian),
         Route("/librarian/{profile_id}", librarian_profile),
         Route("/librarian/{profile_id}/judge", judge, methods=["POST"]),
+        Route("/librarian/{profile_id}/undo", undo, methods=["POST"]),
         Route("/librarian/{profile_id}/edit", edit, methods=["GET", "POST"]),
         Route("/admin", admin),
         Route("/admin/run", admin_run, methods=["POST"]),

@@ -195,11 +195,24 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
     audit.look("bulletin")
     page.goto(f"{base}/profiles/ph-team/bulletins")
     audit.look("archive")
+    page.get_by_label("Search past bulletins").fill("falls older people")
+    page.get_by_role("button", name="Search").click()
+    assert page.get_by_role("heading", name=re.compile("found for")).is_visible()
+    assert page.get_by_role("link", name=re.compile("^Preventing falls in older people")).first.is_visible()
+    audit.look("archive-search")
+
+    page.goto(_link(bulletin, r"/manage/"))          # the footer's "Manage your subscriptions"
+    assert page.get_by_role("heading", name="Your subscriptions").is_visible()
+    assert "Comes every Monday" in page.content()
+    audit.look("manage")
 
     page.goto(_link(bulletin, r"/feedback/"))        # the first item's "Useful"
     html = bulletin.get_body(preferencelist=("html",)).get_content()
     not_relevant = re.findall(r'href="([^"]*/feedback/[^"]+)"', html)[1]
     page.goto(not_relevant)
+    assert page.get_by_role("heading", name="Mark this item as not relevant?").is_visible()
+    audit.look("feedback-confirm")
+    page.get_by_role("button", name="Yes, mark as not relevant").click()
     assert page.get_by_role("heading", name="Thank you for your feedback").is_visible()
     assert "not relevant" in page.content()
     audit.look("feedback")
@@ -237,6 +250,15 @@ def test_librarian_edits_a_term_sees_the_preview_change_and_saves(live: tuple[Si
     page.get_by_role("link", name="Public Health Team").first.click()
     assert page.get_by_role("heading", name="Preview of the next bulletin").is_visible()
     audit.look("profile")
+
+    page.get_by_role("button", name=re.compile("Exclude.*Hip fracture outcomes")).first.click()
+    decisions = page.locator("#judgements + .table-wrap")
+    assert "Hip fracture outcomes" in decisions.inner_text() and "Excluded" in decisions.inner_text()
+    frailty = page.get_by_role("region", name=re.compile("^Frailty and older people"))
+    assert "excluded by librarian@example.nhs.uk" in frailty.inner_text()
+    audit.look("judgements")
+    page.get_by_role("button", name=re.compile("Undo.*Hip fracture outcomes")).click()
+    assert "None yet" in page.content()
 
     page.get_by_role("link", name="Edit this profile").click()
     audit.look("editor")

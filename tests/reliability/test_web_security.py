@@ -144,9 +144,16 @@ def test_feedback_links_never_redirect_anywhere(site: Site) -> None:
         r = c.get(f"/feedback/{token}{suffix}", follow_redirects=False)
         assert r.status_code in (200, 404), suffix
         assert "location" not in r.headers and "evil.example" not in r.text
-    with site.store.engine.connect() as conn:
-        rows = conn.execute(sa.select(tables.metadata.tables["match_feedback"])).all()
-    assert len(rows) == 1     # one verdict per item and reader, however often it is clicked
+    def verdicts() -> list:
+        with site.store.engine.connect() as conn:
+            return conn.execute(sa.select(tables.metadata.tables["match_feedback"])).all()
+
+    assert verdicts() == []   # a GET (a mail scanner's, say) only asks; it never votes (issue 17)
+    for _ in range(2):
+        r = c.post(f"/feedback/{token}?next=https://evil.example/", data={"csrf": c.csrf(f"/feedback/{token}")},
+                   follow_redirects=False)
+        assert r.status_code == 200 and "location" not in r.headers and "evil.example" not in r.text
+    assert len(verdicts()) == 1     # one verdict per item and reader, however often it is confirmed
 
 
 # ------------------------------------------------------------------ item 10: hostile content is inert

@@ -194,23 +194,41 @@ def test_topic_choice_page_saves_and_needs_csrf(site: Site) -> None:
     assert chosen_topics(site.store, sub_id) == {"frailty"}
 
 
-def test_feedback_link_records_once_thanks_and_never_redirects(site: Site) -> None:
+def feedback_rows(site: Site) -> list:
+    with site.store.engine.connect() as conn:
+        return conn.execute(sa.select(match_feedback)).all()
+
+
+def test_mail_scanner_opening_every_feedback_link_casts_no_vote(site: Site) -> None:
+    """Safe Links / Mimecast / Proofpoint GET every link in a mail: none of that may vote."""
+    mail = site.mails_to("alice@example.nhs.uk")[0]
+    fb = [u.replace("http://testserver", "") for u in links(mail) if "/feedback/" in u]
+    assert len(fb) >= 2
+    scanner = site.client()
+    for url in fb:
+        r = scanner.get(url)
+        assert r.status_code == 200 and '<form method="post">' in r.text and "Yes, mark as" in r.text
+    assert feedback_rows(site) == [], "a GET must not record a vote"
+
+
+def test_feedback_counts_on_the_confirm_button_last_press_wins_and_never_redirects(site: Site) -> None:
     mail = site.mails_to("alice@example.nhs.uk")[0]
     found = links(mail)
-    not_relevant = one(found, "/feedback/")
+    useful = one(found, "/feedback/")
     fb = [u.replace("http://testserver", "") for u in found if "/feedback/" in u]
-    assert len(fb) >= 2
     c = site.client()
-    for _ in range(3):   # repeated clicks are harmless
-        r = c.get(fb[1])
+    page = c.get(fb[1])
+    assert "Mark this item as not relevant?" in page.text
+    for _ in range(3):   # repeated presses are harmless
+        r = c.post(fb[1], data={"csrf": c.csrf(fb[1])})
         assert r.status_code == 200 and "Thank you" in r.text
-    with site.store.engine.connect() as conn:
-        rows = conn.execute(sa.select(match_feedback)).all()
+    rows = feedback_rows(site)
     assert len(rows) == 1 and rows[0].verdict == "not_relevant" and rows[0].topic_id
-    r = c.get(not_relevant)
-    with site.store.engine.connect() as conn:
-        rows = conn.execute(sa.select(match_feedback)).all()
-    assert len(rows) == 1 and rows[0].verdict == "useful", "last click wins"
+    c.post(useful, data={"csrf": c.csrf(useful)})
+    rows = feedback_rows(site)
+    assert len(rows) == 1 and rows[0].verdict == "useful", "last press wins"
+    assert c.post(fb[1], data={"csrf": "forged"}).status_code == 400
+    assert feedback_rows(site)[0].verdict == "useful", "a forged form changes nothing"
     # An open-redirect attempt: extra parameters are ignored, nothing points off-site.
     r = c.get(fb[1] + "?next=https://evil.example/&url=//evil.example", follow_redirects=False)
     assert r.status_code == 200 and "location" not in r.headers and "evil.example" not in r.text
@@ -218,6 +236,7 @@ def test_feedback_link_records_once_thanks_and_never_redirects(site: Site) -> No
     assert r.status_code == 400 and "location" not in r.headers
     wrong_purpose = site.app.state.web.signer.unsubscribe_token("ph-team", 1)
     assert c.get(f"/feedback/{wrong_purpose}").status_code == 400
+    assert c.post(f"/feedback/{wrong_purpose}", data={"csrf": c.csrf(useful)}).status_code == 400
 
 
 def test_view_in_browser_archive_and_downloads(site: Site) -> None:

@@ -1,0 +1,37 @@
+"""A reader finds an item from a past bulletin by a few of its words (SQLite FTS5 here; PostgreSQL's
+full-text search when AWARENESS_TEST_POSTGRES_URL names a server)."""
+
+from __future__ import annotations
+
+import re
+
+from awareness.archive_search import search
+from webworld import Site, site  # noqa: F401 (the fixture)
+
+
+def results(html: str) -> list[str]:
+    block = html.split('id="results"', 1)[1].split("All past bulletins", 1)[0]
+    return re.findall(r'<li><a href="[^"]+">([^<]+)</a>', block)
+
+
+def test_search_finds_items_of_sent_bulletins_by_their_words(site: Site) -> None:
+    c = site.client()
+    page = c.get("/profiles/ph-team/bulletins", params={"q": "hip fracture"})
+    assert page.status_code == 200
+    assert results(page.text) == ["Hip fracture outcomes in frail older adults: a cohort study"]
+    assert "Frailty and older people, in" in page.text and "/profiles/ph-team/bulletins/" in page.text
+
+    words_stemmed = results(c.get("/profiles/ph-team/bulletins", params={"q": "midwife"}).text)
+    assert words_stemmed == ["Maternity and neonatal services: three-year delivery plan update"], "prefix match"
+    nothing = c.get("/profiles/ph-team/bulletins", params={"q": "car parking"}).text
+    assert results(nothing) == [] and "Try fewer or different words" in nothing, "never in a bulletin"
+    odd = c.get("/profiles/ph-team/bulletins", params={"q": 'falls" OR * NEAR('})
+    assert odd.status_code == 200, "search syntax typed by a reader is not an error"
+
+
+def test_search_only_finds_this_profiles_sent_bulletins(site: Site) -> None:
+    assert search(site.store, "another-profile", "hip fracture") == []
+    before = search(site.store, "ph-team", "falls")
+    assert [f.title.split(":")[0] for f in before] == ["Preventing falls in older people"]
+    site.run()                                     # nothing new: the index is brought up to date, not doubled
+    assert len(search(site.store, "ph-team", "falls")) == 1
