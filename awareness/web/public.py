@@ -158,7 +158,9 @@ def routes(web: Web) -> list[Route]:
             if form.get("action") == "leave-all":
                 left = manage.leave_all(web.store, subscriber_id, profiles)
         found = manage.subscriptions_of(web.store, subscriber_id, profiles)
-        links = {s.profile_id: web.signer.unsubscribe_token(s.profile_id, s.subscriber_id) for s in found}
+        links = {s.profile_id: web.signer.unsubscribe_token(s.profile_id, s.subscriber_id,
+                                                            subscriptions.subscriber_key(web.store, s.subscriber_id))
+                 for s in found}
         return web.render(request, "manage.html.j2", subscriptions=found, links=links, left=left)
 
     # ------------------------------------------------------------ feedback

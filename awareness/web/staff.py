@@ -139,8 +139,7 @@ def routes(web: Web) -> list[Route]:
         return see_other(f"/librarian/{profile.id}?judged={item_id}#item-{item_id}-{topic_id}")
 
     async def undo(request: Request) -> Response:
-        web.require(request)
-        profile = web.profile_or_404(request.path_params["profile_id"])
+        _, profile = web.require_profile(request, request.path_params["profile_id"])
         form = await web.checked_form(request)
         try:
             item_id = int(str(form.get("item_id", "")))
