@@ -25,8 +25,14 @@ GENERIC_WORDS = ("new", "high", "low", "report", "reports", "says", "said", "yea
                  "told", "tell", "tells", "give", "gives", "given", "get", "gets", "make", "makes",
                  "made", "take", "takes", "taken", "way", "ways", "one", "two", "three", "first", "last")
 GENERIC_KEYS = frozenset(term_key(w)[0] for w in GENERIC_WORDS)
-# Shared words shown after the terms found: a couple at most, each clearly topical.
+# Shared words shown after the terms found: a couple at most, each clearly topical:
+# one of the profile's own words, or among the strongest of the topic's learned words.
 MAX_SHARED = 2
+TOPICAL_SHARE = 0.3        # of the topic's strongest weight, for a word the profile does not use
+# A word in this share of the gathered items is common news language, not a reason
+# (learned from the corpus, so it needs a corpus big enough to say).
+COMMON_SHARE = 0.1
+COMMON_MIN_DOCS = 50
 
 
 class Explaining:
@@ -66,7 +72,7 @@ class Explaining:
                 if i not in forms:
                     title_segs, body_segs = analysed.segs[i]
                     forms[i] = surface_forms(title_segs + body_segs)
-                out.append(self._shared_reasons(reasons, covered, strongest[a:b], forms[i], limit))
+                out.append(self._shared_reasons(reasons, covered, strongest[a:b], forms[i], limit, j))
         return out
 
     def _term_reasons(self, title_hits: set[tuple[str, ...]], body_hits: set[tuple[str, ...]], j: int,
@@ -86,7 +92,7 @@ class Explaining:
         return reasons, covered
 
     def _shared_reasons(self, reasons: list[str], covered: set[str], strongest: list[int],
-                        forms: dict[str, str], limit: int) -> tuple[str, ...]:
+                        forms: dict[str, str], limit: int, j: int) -> tuple[str, ...]:
         """After the terms found, the features item and topic share most, strongest first."""
         if self._names is None:
             self._names = self._vectorizer.get_feature_names_out()
@@ -99,10 +105,10 @@ class Explaining:
             known = feature_words.get(index)
             if known is None:
                 words = frozenset(names[index].split(" "))
-                known = feature_words[index] = (words, words <= GENERIC_KEYS)
+                known = feature_words[index] = (words, self._generic(words, index))
             words, generic = known
-            if generic:
-                continue                                    # "new", "report": true but no reason
+            if generic or not self._topical(index, j):
+                continue                                    # "new", "report", "2024": true but no reason
             if covered.issuperset(words) or (len(words) > 1 and words & term_words):
                 continue                                    # "falls older" adds nothing to "falls"
             # "talking therapies" replaces an earlier "talking" rather than sitting beside it.
@@ -110,9 +116,29 @@ class Explaining:
             feature = names[index]
             chosen.append((words, forms.get(feature, feature)))
             covered.update(words)
-            if found_terms + len(chosen) >= limit:
+            if found_terms + len(chosen) >= limit or len(chosen) >= MAX_SHARED:
                 break
         return tuple(reasons + [surface for _, surface in chosen])
+
+    def _generic(self, words: frozenset[str], index: int) -> bool:
+        """A feature that explains nothing: a number or fragment ("19" of COVID-19, "000"),
+        a generic news word, or a word common across the gathered items."""
+        if any(len(word) < 3 or any(c.isdigit() for c in word) for word in words):
+            return True
+        if words <= GENERIC_KEYS:
+            return True
+        if self._n_docs >= COMMON_MIN_DOCS:
+            common_idf = np.log((1 + self._n_docs) / (1 + COMMON_SHARE * self._n_docs)) + 1
+            return bool(self._vectorizer.idf_[index] <= common_idf)
+        return False
+
+    def _topical(self, index: int, j: int) -> bool:
+        """Whether a feature is strongly the topic's: the profile's own word, or among the
+        heaviest the topic has learned (from feedback or the gathered items)."""
+        if self.base_vectors[j, index] > 0:
+            return True
+        row = self._topic_vectors[j]
+        return bool(row.data.size and self._topic_vectors[j, index] >= TOPICAL_SHARE * row.data.max())
 
 
 

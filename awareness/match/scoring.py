@@ -75,6 +75,8 @@ DEFAULT_THRESHOLD = 0.35
 TITLE_HIT = 0.5
 BODY_HIT = 0.25
 TITLE_REPEAT = 2
+# How strongly the cosine enters the noisy-or (see the module docstring).
+COSINE_POWER = 2
 # A term that is one everyday word (vocabulary.yaml "everyday": fall, parks, digital...)
 # is weak evidence alone: its hit counts this share of a full one...
 EVERYDAY_HIT = 0.4
@@ -160,6 +162,7 @@ class Matcher(TopicVectors, Learning, Explaining):
         self._feature_words: dict[int, tuple[frozenset[str], bool]] = {}   # index -> (words, generic?)
         self._vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
         self._fitted = any(docs)
+        self._n_docs = len(docs)
         # What the profile alone says (before any feedback), for "terms gained and lost".
         self.base_vectors: sparse.csr_matrix
         if self._fitted:
@@ -179,6 +182,7 @@ class Matcher(TopicVectors, Learning, Explaining):
         self._form_texts += [f"{a}. {b}" for examples in (labelled or {}).values() for a, b, _ in examples]
         if self._fitted and labelled:
             self._rocchio(labelled)
+            self._keep_neighbours(labelled)
             self._train_models(labelled, parts)
         self.feedback_vectors = self._topic_vectors      # after judged examples, before the corpus
         self._scale = np.ones(len(self._topics), dtype=np.float32)
@@ -242,10 +246,12 @@ class Matcher(TopicVectors, Learning, Explaining):
         vetoed = sparse.coo_matrix((title_hits + body_hits) @ self._exclude_incidence)
         veto = np.zeros((n, k), dtype=bool)
         veto[vetoed.row[vetoed.data > 0], vetoed.col[vetoed.data > 0]] = True
-        scores = 1.0 - np.square(1.0 - np.clip(cosine, 0.0, 1.0)) * miss
+        scores = 1.0 - np.power(1.0 - np.clip(cosine, 0.0, 1.0), COSINE_POWER) * miss
         for j, model in self._models.items():     # a learned topic: its probability, plus term hits
             probability = model.predict_proba(analysed.vectors)[:, list(model.classes_).index(True)]
             scores[:, j] = 1.0 - (1.0 - probability) * miss[:, j]
+        for j, miss_near in self._neighbour_miss(analysed.vectors).items():
+            scores[:, j] = 1.0 - (1.0 - scores[:, j]) * miss_near
         if veto_excluded:
             scores[veto] = 0.0
         return scores.astype(np.float32)
