@@ -38,8 +38,8 @@ MODEL_MIN_EACH = 5
 # Judged neighbours: an item much like a judged useful item (cosine to its nearest one),
 # and less like the nearest judged not-relevant one, gains this evidence for the topic,
 # so five judgements pay off at once instead of only shifting a centroid.
-NEIGHBOUR_POWER = 2
-NEIGHBOUR_NEGATIVE = 1.0
+NEIGHBOUR_POWER = 0.5
+NEIGHBOUR_NEGATIVE = 0.5
 
 
 class Learning:
