@@ -52,7 +52,10 @@ def matcher() -> Matcher:
 def test_a_term_found_only_in_the_summary_in_another_word_form_is_enough(matcher: Matcher) -> None:
     # "deprivation" written in the profile, "deprived" in the item, and only in its summary.
     assert "inequalities" in matched(matcher, "Alcohol-specific deaths registered in 2023",
-                                     "Rates in the most deprived areas were four times those elsewhere.")
+                                     "Deaths from causes wholly attributable to alcohol reached the highest "
+                                     "number on record, with liver disease the leading cause among men and "
+                                     "women aged 45 to 64, and rates in the most deprived areas four times "
+                                     "those in the least.")
     assert "screening" in matched(matcher, "Measles jab uptake falls again",
                                   "Parents are urged to check their children's vaccinations.")
 
@@ -88,7 +91,11 @@ def test_judgements_never_override_an_exclusion() -> None:
     assert "screening" not in matched(learned, "Vaccination clinic opens for cattle", "Livestock first.")
 
 
-def test_reasons_show_terms_found_and_never_numbers_fragments_or_generic_words(matcher: Matcher) -> None:
+def test_reasons_show_terms_found_and_never_numbers_fragments_or_generic_words() -> None:
+    # Gathered items where "19" (of COVID-19), "2024" and "people" go with vaccination.
+    stream = NEWS + [f"COVID-19 vaccination for people in care homes {n}. The 2024 programme reached "
+                     f"people at risk in area {n}." for n in range(6)]
+    matcher = Matcher([TEAM], corpus=stream)
     reasons = matcher.explain("COVID-19 vaccination uptake in 2024: new report",
                               "The report says immunisation uptake fell among people in 19 areas in 2024.",
                               "ph", "screening")
