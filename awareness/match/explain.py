@@ -135,11 +135,14 @@ class Explaining:
     def _topical(self, index: int, j: int) -> bool:
         """Whether a feature is strongly the topic's: the profile's own word, or among the
         heaviest the topic has learned (from feedback or the gathered items)."""
-        if self.base_vectors[j, index] > 0:
-            return True
-        row = self._topic_vectors[j]
-        return bool(row.data.size and self._topic_vectors[j, index] >= TOPICAL_SHARE * row.data.max())
-
+        cache: dict[int, frozenset[int]] = self.__dict__.setdefault("_topical_features", {})
+        features = cache.get(j)
+        if features is None:
+            row = self._topic_vectors[j]
+            strong = row.indices[row.data >= TOPICAL_SHARE * row.data.max()] if row.data.size else []
+            features = cache[j] = frozenset(self.base_vectors[j].indices.tolist()) | frozenset(
+                np.asarray(strong).tolist())
+        return index in features
 
 
 def _strongest_first(matrix: sparse.csr_matrix) -> np.ndarray:
