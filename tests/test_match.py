@@ -76,10 +76,15 @@ def test_five_judgements_bring_in_items_like_the_ones_judged_useful() -> None:
         ("Local quit services see more pregnant quitters", "Midwives referred more women to quit support.",
          True),
     ]
-    borderline = ("Quit rates among adults referred by GPs", "Quitters were followed up for a year.")
-    without = Matcher([TEAM], corpus=NEWS + [f"{t}. {s}" for t, s, _ in judged])
-    with_judgements = Matcher([TEAM], corpus=NEWS + [f"{t}. {s}" for t, s, _ in judged],
-                              labelled={("ph", "tobacco"): judged})
+    # A librarian made tobacco strict (threshold 0.55): one summary term is not enough alone.
+    strict = Profile(id="ph", name="PH", topics=[
+        *TEAM.topics[:2], Topic(id="tobacco", title="Tobacco control", terms=["smoking", "tobacco"],
+                                description="Stop smoking services and tobacco control.", threshold=0.55)])
+    borderline = ("Quit rates among adults referred by GPs",
+                  "Quitters were followed up for a year; few went back to tobacco.")
+    stream = NEWS + [f"{t}. {s}" for t, s, _ in judged]
+    without = Matcher([strict], corpus=stream)
+    with_judgements = Matcher([strict], corpus=stream, labelled={("ph", "tobacco"): judged})
     assert "tobacco" not in matched(without, *borderline)
     assert "tobacco" in matched(with_judgements, *borderline)
 

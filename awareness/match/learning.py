@@ -35,38 +35,10 @@ ROCCHIO_NEGATIVE = 0.25
 # the same TF-IDF features replaces the cosine; term hits and exclusions still apply.
 MODEL_MIN_LABELS = 20
 MODEL_MIN_EACH = 5
-# Judged neighbours: an item much like a judged useful item (cosine to its nearest one),
-# and less like the nearest judged not-relevant one, gains this evidence for the topic,
-# so five judgements pay off at once instead of only shifting a centroid.
-NEIGHBOUR_POWER = 0.5
-NEIGHBOUR_NEGATIVE = 0.5
 
 
 class Learning:
     """The learning half of the Matcher (mixed in; moves its topic vectors)."""
-
-    def _keep_neighbours(self, labelled: dict[tuple[str, str], list[Example]]) -> None:
-        """Keep each judged topic's judged items (as vectors) to score new items against."""
-        self._neighbours: dict[int, tuple[sparse.csr_matrix, sparse.csr_matrix | None]] = {}
-        for key, examples in labelled.items():
-            j = self._column.get(key)
-            relevant = np.array([r for _, _, r in examples], dtype=bool)
-            if j is None or not relevant.any():
-                continue
-            vectors = self._analyse([(t, s) for t, s, _ in examples]).vectors
-            negatives = vectors[~relevant] if (~relevant).any() else None
-            self._neighbours[j] = (vectors[relevant], negatives)
-
-    def _neighbour_miss(self, vectors: sparse.csr_matrix) -> dict[int, np.ndarray]:
-        """Per judged topic, (1 - evidence from the nearest judged items) ** NEIGHBOUR_POWER."""
-        out: dict[int, np.ndarray] = {}
-        for j, (positives, negatives) in getattr(self, "_neighbours", {}).items():
-            near = np.asarray((vectors @ positives.T).max(axis=1).todense()).ravel()
-            if negatives is not None:
-                near_bad = np.asarray((vectors @ negatives.T).max(axis=1).todense()).ravel()
-                near = near - NEIGHBOUR_NEGATIVE * near_bad
-            out[j] = np.power(1.0 - np.clip(near, 0.0, 1.0), NEIGHBOUR_POWER).astype(np.float32)
-        return out
 
     def _rocchio(self, labelled: dict[tuple[str, str], list[Example]]) -> None:
         """Move each judged topic's vector towards its useful items and away from the rest."""

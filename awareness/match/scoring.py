@@ -183,7 +183,6 @@ class Matcher(TopicVectors, Learning, Explaining):
         self._form_texts += [f"{a}. {b}" for examples in (labelled or {}).values() for a, b, _ in examples]
         if self._fitted and labelled:
             self._rocchio(labelled)
-            self._keep_neighbours(labelled)
             self._train_models(labelled, parts)
         self.feedback_vectors = self._topic_vectors      # after judged examples, before the corpus
         self._scale = np.ones(len(self._topics), dtype=np.float32)
@@ -251,8 +250,6 @@ class Matcher(TopicVectors, Learning, Explaining):
         for j, model in self._models.items():     # a learned topic: its probability, plus term hits
             probability = model.predict_proba(analysed.vectors)[:, list(model.classes_).index(True)]
             scores[:, j] = 1.0 - (1.0 - probability) * miss[:, j]
-        for j, miss_near in self._neighbour_miss(analysed.vectors).items():
-            scores[:, j] = 1.0 - (1.0 - scores[:, j]) * miss_near
         if veto_excluded:
             scores[veto] = 0.0
         return scores.astype(np.float32)
