@@ -429,10 +429,11 @@ def profiles_check(obj: _Obj, paths: tuple[Path, ...], as_json: bool) -> None:
 @click.argument("items_path", metavar="ITEMS.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--feedback", "feedback_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Labelled items (same format, other items) to use as feedback: shows what it changes.")
+              help="Labelled items (same format) given as a librarian's judgements, e.g. the first 5 judged "
+                   "items of each topic; any of them also in ITEMS are not scored. Shows what they change.")
 @_friendly
 def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: Path | None) -> None:
-    """Score a labelled file against a profile and compare with a keyword baseline.
+    """Score a labelled file against a profile and compare with keyword and stemmed-keyword baselines.
 
     PROFILE is a profile YAML file (or the id of one in ./profiles). Needs no
     config, database or network.

@@ -10,7 +10,13 @@ file can serve every profile (labels of other profiles are dropped).  The
 matcher's IDF is fitted on the records themselves, so the result does not
 depend on what happens to be in a database.  Alongside the matcher, the
 keyword baseline (any topic term present, as written) shows what the TF-IDF
-matching adds.
+matching adds, and the stemmed-keyword reference (each term, Snowball-stemmed,
+found anywhere in title or summary) what it adds over a stemmer alone.
+
+With ``feedback`` (``--feedback FILE``), the records of FILE are a librarian's first
+judgements; any of them also in the scored file (same id, or same title and summary)
+are left out of the scoring, so "the first 5 judged items of each topic" can be given
+from the very file being scored.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .classify import Example, Matcher, keyword_baseline
+from .classify import Example, Matcher, keyword_baseline, stemmed_baseline
 from .errors import _FileLineError
 from .models import Profile
 
@@ -138,6 +144,8 @@ def evaluate(profile: Profile, records: list[dict[str, Any]],
     judgements; the result then also says how each topic changed (words gained and lost)
     and what the matcher scored without them (``without_feedback``).
     """
+    if feedback:
+        records = _without(records, feedback)
     unknown: set[str] = set()
     truth = [_own_labels(profile, list(r.get("labels", [])), unknown) for r in records]
     if unknown:
@@ -153,6 +161,8 @@ def evaluate(profile: Profile, records: list[dict[str, Any]],
     baseline = [keyword_baseline(profile, title, summary) for title, summary in texts]
     result = _metrics(topic_ids, truth, predicted)
     result["baseline"] = _metrics(topic_ids, truth, baseline)
+    stemmed = [stemmed_baseline(profile, title, summary) for title, summary in texts]
+    result["stemmed_baseline"] = _metrics(topic_ids, truth, stemmed)
     # A topic no record is labelled with has no recall to measure: its zeros would only mislead.
     result["unlabelled_topics"] = [t for t in topic_ids if not result["per_topic"][t]["support"]]
     if labelled:
@@ -167,17 +177,26 @@ def evaluate(profile: Profile, records: list[dict[str, Any]],
     return result
 
 
+def _without(records: list[dict[str, Any]], given: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records not among the judged ones: a judged item is never scored."""
+    ids = {str(r["id"]) for r in given if "id" in r and not str(r["id"]).startswith("line ")}
+    texts = {(r["title"], r.get("summary", "")) for r in given}
+    return [r for r in records
+            if str(r.get("id")) not in ids and (r["title"], r.get("summary", "")) not in texts]
+
+
 def format_report(result: dict[str, Any]) -> str:
     """The evaluation as an aligned table: matcher P/R/F1 per topic, baseline F1 beside it."""
     base = result["baseline"]["per_topic"]
-    rows = [("topic", "support", "P", "R", "F1", "keyword F1")]
+    stem = result.get("stemmed_baseline", result["baseline"])["per_topic"]
+    rows = [("topic", "support", "P", "R", "F1", "keyword F1", "stemmed F1")]
     unlabelled = set(result.get("unlabelled_topics", ()))
     for topic, m in result["per_topic"].items():
         if topic in unlabelled:
-            rows.append((topic, "0", "-", "-", "-", "-"))
+            rows.append((topic, "0", "-", "-", "-", "-", "-"))
             continue
         rows.append((topic, str(m["support"]), f"{m['precision']:.2f}", f"{m['recall']:.2f}",
-                     f"{m['f1']:.2f}", f"{base[topic]['f1']:.2f}"))
+                     f"{m['f1']:.2f}", f"{base[topic]['f1']:.2f}", f"{stem[topic]['f1']:.2f}"))
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
 
     def line(row: tuple[str, ...]) -> str:
@@ -186,10 +205,13 @@ def format_report(result: dict[str, Any]) -> str:
     out = [line(rows[0]), "  ".join("-" * w for w in widths)]
     out.extend(line(row) for row in rows[1:])
     b = result["baseline"]
+    st = result.get("stemmed_baseline", b)
     out.append("")
     out.append(f"micro  P {result['micro_precision']:.2f}  R {result['micro_recall']:.2f}  "
-               f"F1 {result['micro_f1']:.2f}   (keyword baseline F1 {b['micro_f1']:.2f})")
-    out.append(f"macro  F1 {result['macro_f1']:.2f}   (keyword baseline F1 {b['macro_f1']:.2f})")
+               f"F1 {result['micro_f1']:.2f}   (keyword baseline F1 {b['micro_f1']:.2f}, "
+               f"stemmed keywords F1 {st['micro_f1']:.2f}: P {st['micro_precision']:.2f} R {st['micro_recall']:.2f})")
+    out.append(f"macro  F1 {result['macro_f1']:.2f}   (keyword baseline F1 {b['macro_f1']:.2f}, "
+               f"stemmed keywords F1 {st['macro_f1']:.2f})")
     out.append(f"{result['items']} labelled items")
     if unlabelled:
         out.append(f"no labelled items for {', '.join(sorted(unlabelled))}: nothing to measure there "

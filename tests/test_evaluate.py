@@ -31,12 +31,13 @@ def result(profile: Profile) -> dict:
 
 def test_the_result_has_the_keys_other_commands_rely_on(result: dict, profile: Profile) -> None:
     keys = {"micro_f1", "macro_f1", "micro_precision", "micro_recall", "per_topic", "items"}
-    assert set(result) == keys | {"baseline", "unlabelled_topics"}
+    assert set(result) == keys | {"baseline", "stemmed_baseline", "unlabelled_topics"}
     assert result["unlabelled_topics"] == []
     assert set(result["baseline"]) == keys
+    assert set(result["stemmed_baseline"]) == keys
     assert list(result["per_topic"]) == [t.id for t in profile.topics]
     assert result["items"] == 32
-    for side in (result, result["baseline"]):
+    for side in (result, result["baseline"], result["stemmed_baseline"]):
         for row in side["per_topic"].values():
             assert set(row) == {"precision", "recall", "f1", "support", "tp", "fp", "fn"}
             assert row["tp"] + row["fn"] == row["support"]
@@ -111,7 +112,7 @@ def test_labels_of_other_profiles_are_dropped() -> None:
 def test_the_report_is_an_aligned_table(result: dict) -> None:
     report = format_report(result)
     lines = report.splitlines()
-    assert lines[0].split() == ["topic", "support", "P", "R", "F1", "keyword", "F1"]
+    assert lines[0].split() == ["topic", "support", "P", "R", "F1", "keyword", "F1", "stemmed", "F1"]
     rows = {line.split()[0]: line for line in lines[2:6]}
     assert set(rows) == {"frailty", "maternity", "mental-health", "antimicrobial"}
     assert len({len(line) for line in lines[:6]}) == 1          # columns line up
@@ -119,6 +120,7 @@ def test_the_report_is_an_aligned_table(result: dict) -> None:
     assert frailty[1] == "7"
     assert frailty[4] == f"{result['per_topic']['frailty']['f1']:.2f}"
     assert frailty[5] == f"{result['baseline']['per_topic']['frailty']['f1']:.2f}"
+    assert frailty[6] == f"{result['stemmed_baseline']['per_topic']['frailty']['f1']:.2f}"
     assert f"F1 {result['micro_f1']:.2f}" in report and f"F1 {result['macro_f1']:.2f}" in report
 
 

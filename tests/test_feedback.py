@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from awareness import classify
+from awareness.match import learning as classify
 from awareness.classify import Matcher
 from awareness.feedback import (FeedbackError, feedback_summary, labelled_examples, labels, matcher_for,
                                 record_feedback, record_judgement)
