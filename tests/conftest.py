@@ -25,6 +25,16 @@ SITE_FILES = Path(os.environ.get("AWARENESS_TEST_SITE_FILES") or ROOT)
 def example_profile_paths() -> list[Path]:
     return [SITE_FILES / "profiles" / f"{name}.yaml" for name in EXAMPLE_PROFILES]
 
+
+def without_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """A newcomer's environment for a child process: no AWARENESS_* settings.
+
+    The test run's own switches (AWARENESS_TEST_*: the moved clock of make test-any-date, the
+    PostgreSQL server, the site files) stay, so the child lives on the same clock as the test.
+    """
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if not k.startswith("AWARENESS_") or k.startswith("AWARENESS_TEST_")}
+
 # In CI the system parts (Chromium, PostgreSQL) are installed by .ci/run: tests needing them must not skip.
 REQUIRE_SYSTEM = os.environ.get("AWARENESS_REQUIRE_SYSTEM") == "1"
 

@@ -19,6 +19,7 @@ from awareness.config import Settings, load_settings
 from awareness.store import Store, deliveries
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from worlds import rss, write_config
+from conftest import without_settings
 
 SECRET = {"AWARENESS_SECRET_KEY": "runs-secret"}
 GOOD = 10
@@ -60,7 +61,7 @@ class RunsWorld:
         return CliRunner().invoke(main, ["--config", str(self.config), *args], env=SECRET, catch_exceptions=False)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        keep = {k: v for k, v in os.environ.items() if not k.startswith("AWARENESS_")}
+        keep = without_settings()
         return subprocess.Popen([sys.executable, "-m", "awareness", "--config", str(self.config), *args],
                                 env={**keep, **SECRET}, cwd=self.dir, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)

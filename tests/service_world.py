@@ -22,6 +22,7 @@ from awareness.cli import main
 from awareness.config import Settings, load_settings
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from worlds import write_config
+from conftest import without_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,8 +80,7 @@ class World:
     def env(self) -> dict[str, str]:
         # The deployment's own settings only; the test run's switches (AWARENESS_TEST_*: the moved clock of
         # make test-any-date, the PostgreSQL server) reach the child as they reach every other process.
-        keep = {k: v for k, v in os.environ.items()
-                if not k.startswith("AWARENESS_") or k.startswith("AWARENESS_TEST_")}
+        keep = without_settings()
         return {**keep, "AWARENESS_SECRET_KEY": "test-secret", "AWARENESS_CONFIG": str(self.config)}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:

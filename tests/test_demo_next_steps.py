@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from awareness.cli import main
-from conftest import example_profile_paths
+from conftest import example_profile_paths, without_settings
 
 
 def free_port() -> int:
@@ -26,8 +26,8 @@ def free_port() -> int:
 
 
 def fresh_shell() -> dict[str, str]:
-    """A newcomer's environment: no AWARENESS_* settings at all."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWARENESS_")}
+    """A newcomer's environment: no AWARENESS_* settings (the test run's own clock stays)."""
+    return without_settings()
 
 
 def printed_commands(output: str) -> list[str]:
@@ -52,7 +52,7 @@ def test_demo_prints_three_next_commands_that_work_exactly_as_printed(tmp_path: 
     for path in example_profile_paths():
         shutil.copy(path, tmp_path / "profiles")
     monkeypatch.chdir(tmp_path)
-    for key in [k for k in os.environ if k.startswith("AWARENESS_")]:
+    for key in [k for k in os.environ if k not in without_settings()]:
         monkeypatch.delenv(key)
     port = free_port()
     result = CliRunner().invoke(main, ["demo", "--port", str(port)], catch_exceptions=False)

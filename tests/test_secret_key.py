@@ -14,12 +14,13 @@ from awareness.web import create_app
 from runs_world import make_runs_world
 from servers import LoopbackHTTPServer, LoopbackSMTPServer
 from webworld import Client
+from conftest import without_settings
 
 SHOW_KEY = "import sys; from awareness.config import load_settings; print(load_settings(sys.argv[1]).ensure_secret_key())"
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWARENESS_")}
+    return without_settings()
 
 
 def test_processes_started_together_without_a_key_all_use_the_one_made_in_the_data_directory(
