@@ -21,8 +21,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/awareness demo
 
+# The suite runs on every core (pytest-xdist): its tests wait on real servers and child processes,
+# and each has its own tmp folder, ports and PostgreSQL database. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 check: $(VENV)/.installed-test
 	$(BIN)/awareness profiles check profiles
@@ -43,5 +46,5 @@ test-any-date: $(VENV)/.installed-test
 	@for days in $(ANY_DATE_SHIFTS); do \
 	  echo "--- the suite with the clock moved $$days days"; \
 	  AWARENESS_TEST_CLOCK_SHIFT_DAYS=$$days PYTHONPATH=$(CURDIR)/tests/anydate \
-	    $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || exit 1; \
+	    $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_ARGS) || exit 1; \
 	done

@@ -93,3 +93,14 @@ def test_demo_prints_three_next_commands_that_work_exactly_as_printed(tmp_path: 
     assert rerun.returncode == 0, rerun.stderr + rerun.stdout
     assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == sent, "run again: nothing is sent twice"
     assert "Next, try:" in rerun.stdout and login.group(2) in rerun.stdout, "the same login still works"
+
+
+def test_the_demo_warns_of_settings_in_the_environment_but_not_of_other_variables(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from awareness.demo.nextsteps import demo_environment_warnings
+
+    monkeypatch.setenv("AWARENESS_DATABASE_URL", "sqlite:////tmp/elsewhere.db")
+    monkeypatch.setenv("AWARENESS_TEST_SOMETHING", "1")       # not a setting: the config never reads it
+    warned = " ".join(demo_environment_warnings())
+    assert "AWARENESS_DATABASE_URL" in warned
+    assert "AWARENESS_TEST_SOMETHING" not in warned

@@ -8,6 +8,7 @@ prints the next commands with that config, so each can be pasted as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from ..config import Settings
 from ..store import Store, users
 from ..users import add_user
 
@@ -84,7 +86,7 @@ def next_commands(workdir: Path, config: Path, profile_id: str, port: int) -> li
 
 def demo_environment_warnings() -> list[str]:
     """Settings in the environment would override the demo's config in the next commands: say so."""
-    loud = sorted(k for k in os.environ if k.startswith("AWARENESS_") and k not in
-                  {"AWARENESS_SECRET_KEY", "AWARENESS_CONFIG", "AWARENESS_USER_PASSWORD"})
+    settings = {f"AWARENESS_{f.name.upper()}" for f in dataclasses.fields(Settings)} | {"AWARENESS_SMTP_PASSWORD"}
+    loud = sorted(k for k in os.environ if k in settings and k != "AWARENESS_SECRET_KEY")
     return [f"note: {k} is set in your environment and overrides the demo's config in the commands below"
             for k in loud]
