@@ -306,6 +306,15 @@ profile_versions = sa.Table(
 )
 
 
+reader_choices = sa.Table(
+    "reader_choices", metadata,      # a reader's own frequency and pause for one subscription (issue 17)
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("frequency", sa.String(20)),      # None: the profile's schedule | as-it-comes | daily | weekly
+    sa.Column("paused", sa.Boolean, nullable=False, default=False),
+    sa.Column("changed", UTCDateTime, nullable=False),
+)
+
+
 @dataclass
 class SourceState:
     id: str

@@ -204,7 +204,17 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
     page.goto(_link(bulletin, r"/manage/"))          # the footer's "Manage your subscriptions"
     assert page.get_by_role("heading", name="Your subscriptions").is_visible()
     assert "Comes every Monday" in page.content()
+    page.get_by_label("Weekly digest").check()
+    page.get_by_role("button", name="Save how often Public Health Team comes").click()
+    assert page.get_by_role("status").inner_text().startswith("Saved: Public Health Team comes every Monday, as a digest")
+    assert page.get_by_label("Weekly digest").is_checked()
     audit.look("manage")
+    page.get_by_label("Pause Public Health Team").check()
+    page.get_by_role("button", name="Save how often Public Health Team comes").click()
+    assert "is paused" in page.get_by_role("status").inner_text()
+    audit.look("manage-paused")
+    page.get_by_label("Pause Public Health Team").uncheck()
+    page.get_by_role("button", name="Save how often Public Health Team comes").click()
 
     page.goto(_link(bulletin, r"/feedback/"))        # the first item's "Useful"
     html = bulletin.get_body(preferencelist=("html",)).get_content()
