@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import archive, diskfull, frequency, lastgood, locks, logs, matchpool, parsepool, refusals
+from . import archive, diskfull, frequency, lastgood, locks, logs, matchpool, parsepool, refusals, webhook
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .feedback import matcher_for
 from .place import local_finders
@@ -77,6 +77,7 @@ class ProfileReport:
     matched: int = 0                # items matched in the lookback window, before "already sent"
     crashed: bool = False           # this profile's run broke off with an unexpected error; the others went on
     would_send: list[tuple[str, Bulletin]] = field(default_factory=list)   # dry runs: (address, bulletin)
+    posted: int = 0                 # summaries accepted by the profile's Teams/Slack webhooks (issue 17)
 
 
 @dataclass
@@ -435,6 +436,8 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 continue
             try:
                 _send_profile(ctx, profile, report, sending, now, profile_due)
+                if profile_due and not dry_run and profile.webhooks:
+                    _post_webhooks(ctx, profile, report, now)
             except Exception as e:  # one broken profile must never stop the others
                 logger.exception("%s: its bulletin could not be made; the other profiles go on", profile.id)
                 report.crashed = True
@@ -530,6 +533,26 @@ def _send_profile(ctx: Context, profile: Profile, report: ProfileReport, sending
     else:
         report.note = report.note or (f"not due; {report.sent} reader(s) with a frequency "
                                       "of their own served")
+
+
+def _post_webhooks(ctx: Context, profile: Profile, report: ProfileReport, now: datetime) -> None:
+    """The profile's Teams/Slack webhooks, through their own exactly-once ledger; a failure is retried next run."""
+    start = now - timedelta(days=profile.lookback_days)
+    candidates = ctx.store.items_since(start, source_ids=[s.id for s in profile_sources(profile, ctx.sources)])
+    verdicts = ctx.store.matches_for([i.id for i in candidates], profile.id)
+    scored = [(i, verdicts[i.id]) for i in candidates if verdicts.get(i.id)]
+    base = ctx.settings.base_url.rstrip("/")
+
+    def page_url(bulletin: Bulletin) -> str:
+        return f"{base}/profiles/{profile.id}/bulletins/{archive.save_page(ctx.store, bulletin, now=now)}"
+
+    done = webhook.post_due(ctx.store, ctx.settings, profile, now=now, page_url=page_url,
+                            compose=lambda already: bulletin_from(ctx, profile, scored, already=already, now=now))
+    report.posted += done.posted
+    if done.errors:
+        report.failed += len(done.errors)
+        report.errors.extend(done.errors)
+        ctx.store.mark_pending_retry(profile.id)
 
 
 def _warn_about_links(settings: Settings) -> None:

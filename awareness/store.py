@@ -315,6 +315,16 @@ reader_choices = sa.Table(
 )
 
 
+webhook_posts = sa.Table(
+    "webhook_posts", metadata,       # each item posted to each profile webhook: the exactly-once ledger of webhook.py
+    sa.Column("profile_id", sa.String(100), nullable=False),
+    sa.Column("hook", sa.String(64), nullable=False),          # sha256 of the webhook URL (a secret: never stored)
+    sa.Column("item_id", sa.Integer, nullable=False),
+    sa.Column("posted_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("profile_id", "hook", "item_id", name="uq_webhook_posts_once"),
+)
+
+
 @dataclass
 class SourceState:
     id: str
