@@ -216,6 +216,7 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),          # librarian | admin
     sa.Column("password_hash", sa.Text, nullable=False),      # argon2id
     sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),  # issue 17
 )
 
 user_profiles = sa.Table(
