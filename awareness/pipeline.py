@@ -436,8 +436,8 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 continue
             try:
                 _send_profile(ctx, profile, report, sending, now, profile_due)
-                if profile_due and not dry_run and profile.webhooks:
-                    _post_webhooks(ctx, profile, report, now)
+                if profile_due and profile.webhooks:
+                    _post_webhooks(ctx, profile, report, now, dry_run)
             except Exception as e:  # one broken profile must never stop the others
                 logger.exception("%s: its bulletin could not be made; the other profiles go on", profile.id)
                 report.crashed = True
@@ -535,19 +535,11 @@ def _send_profile(ctx: Context, profile: Profile, report: ProfileReport, sending
                                       "of their own served")
 
 
-def _post_webhooks(ctx: Context, profile: Profile, report: ProfileReport, now: datetime) -> None:
+def _post_webhooks(ctx: Context, profile: Profile, report: ProfileReport, now: datetime, dry_run: bool) -> None:
     """The profile's Teams/Slack webhooks, through their own exactly-once ledger; a failure is retried next run."""
-    start = now - timedelta(days=profile.lookback_days)
-    candidates = ctx.store.items_since(start, source_ids=[s.id for s in profile_sources(profile, ctx.sources)])
-    verdicts = ctx.store.matches_for([i.id for i in candidates], profile.id)
-    scored = [(i, verdicts[i.id]) for i in candidates if verdicts.get(i.id)]
-    base = ctx.settings.base_url.rstrip("/")
-
-    def page_url(bulletin: Bulletin) -> str:
-        return f"{base}/profiles/{profile.id}/bulletins/{archive.save_page(ctx.store, bulletin, now=now)}"
-
-    done = webhook.post_due(ctx.store, ctx.settings, profile, now=now, page_url=page_url,
-                            compose=lambda already: bulletin_from(ctx, profile, scored, already=already, now=now))
+    done = webhook.post_for_profile(ctx, profile, now=now, dry_run=dry_run, compose=lambda scored, already:
+                                    bulletin_from(ctx, profile, scored, already=already, now=now))
+    report.would_send.extend(done.would_post)
     report.posted += done.posted
     if done.errors:
         report.failed += len(done.errors)

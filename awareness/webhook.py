@@ -20,21 +20,25 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
 
-from . import netguard
+from . import archive, netguard
 from .bulletin import Bulletin
 from .config import Settings
 from .errors import DeliveryError
 from .fetch import Pins, _pinned_transport
 from .models import Profile, Webhook
+from .profiles import profile_sources
 from .store import Store, webhook_posts
 from .webhook_formats import payload
+
+if TYPE_CHECKING:
+    from .pipeline import Context
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ RETRY_HINT = "nothing was marked posted; the next run posts it again"
 class WebhookReport:
     posted: int = 0                                  # webhook messages accepted
     errors: list[str] = field(default_factory=list)
+    would_post: list[tuple[str, Bulletin]] = field(default_factory=list)   # dry runs: (which webhook, bulletin)
 
 
 def shown(url: str) -> str:
@@ -105,9 +110,40 @@ async def _post(settings: Settings, url: str, body: bytes, pins: Pins) -> None:
                             f"{response.text[:200].strip()!r} — {RETRY_HINT}", temporary=True)
 
 
+def post_for_profile(ctx: "Context", profile: Profile, *, now: datetime,
+                     compose: Callable[[list[Any], set[int]], Bulletin | None],
+                     dry_run: bool = False) -> WebhookReport:
+    """The run's step for one due profile: its matched items in the lookback window, each webhook's
+    next bulletin (``compose(scored, already)``: pipeline.bulletin_from, the one rule), posted."""
+    start = now - timedelta(days=profile.lookback_days)
+    candidates = ctx.store.items_since(start, source_ids=[s.id for s in profile_sources(profile, ctx.sources)])
+    verdicts = ctx.store.matches_for([i.id for i in candidates], profile.id)
+    scored = [(i, verdicts[i.id]) for i in candidates if verdicts.get(i.id)]
+    base = ctx.settings.base_url.rstrip("/")
+    pages: dict[int, int] = {}
+
+    def page_url(bulletin: Bulletin) -> str:
+        pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
+        return f"{base}/profiles/{profile.id}/bulletins/{pages[id(bulletin)]}"
+
+    def posted(bulletin: Bulletin) -> None:     # the web version counts as sent: it is in the archive
+        archive.mark_sent(ctx.store, pages[id(bulletin)], now=now)
+
+    if dry_run:                                 # what would be posted: nothing saved, nothing posted
+        report = WebhookReport()
+        for hook in profile.webhooks:
+            bulletin = compose(scored, posted_ids(ctx.store, profile.id, hook.url))
+            if bulletin is not None:
+                report.would_post.append((f"the {hook.format} webhook {shown(hook.url)}", bulletin))
+        return report
+    return post_due(ctx.store, ctx.settings, profile, now=now, page_url=page_url, on_posted=posted,
+                    compose=lambda already: compose(scored, already))
+
+
 def post_due(store: Store, settings: Settings, profile: Profile, *, now: datetime,
              compose: Callable[[set[int]], Bulletin | None],
-             page_url: Callable[[Bulletin], str | None]) -> WebhookReport:
+             page_url: Callable[[Bulletin], str | None],
+             on_posted: Callable[[Bulletin], None] | None = None) -> WebhookReport:
     """Post what each of the profile's webhooks has not had yet; never raises for one webhook's failure.
 
     ``compose(already)`` is the profile's next bulletin without the ``already`` posted
@@ -119,6 +155,8 @@ def post_due(store: Store, settings: Settings, profile: Profile, *, now: datetim
             continue
         try:
             _post_one(store, settings, profile, hook, bulletin, page_url(bulletin), now)
+            if on_posted is not None:
+                on_posted(bulletin)
         except DeliveryError as e:
             if e.fate == "unknown":        # never twice: counted as posted
                 record_posted(store, profile.id, hook.url, bulletin.item_ids, now)

@@ -130,3 +130,16 @@ def test_a_webhook_with_an_unknown_format_is_a_profile_error_naming_file_and_lin
     assert not profiles and problems
     text = str(problems[0])
     assert "team.yaml:" in text and "format" in text and "'teams' or 'slack'" in text, text
+
+
+def test_a_dry_run_says_what_each_webhook_would_get_and_posts_nothing(site: Site, channel: LoopbackHTTPServer) -> None:
+    channel.routes["/hook"] = Route(b"ok", content_type="text/plain")
+    with_webhook(site, channel.url("/hook"), "slack")
+    report = site.run(dry_run=True)
+    would = dict((who, bulletin) for who, bulletin in report.profiles[0].would_send)
+    (label,) = [w for w in would if "webhook" in w]
+    assert label == f"the slack webhook http://127.0.0.1:{channel.port}/…"
+    assert FALLS in [e.item.title for s in would[label].sections for e in s.entries]
+    assert channel.posts == [], "a dry run posts nothing"
+    site.run()
+    assert len(channel.posts) == 1, "and marked nothing posted"
