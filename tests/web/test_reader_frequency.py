@@ -136,3 +136,17 @@ def test_a_daily_digest_comes_once_a_day_at_the_profiles_hour_and_reaches_back_f
     assert plan(frequency.ReaderChoice("daily", paused=True), TUESDAY_9 + timedelta(days=3), due=True) is None
     assert plan(frequency.ReaderChoice(), TUESDAY_9 + timedelta(hours=1), due=False) is None
     assert plan(frequency.ReaderChoice(), TUESDAY_9 + timedelta(hours=1), due=True) is not None
+
+
+def test_leaving_after_choosing_a_frequency_leaves_nothing_behind(site: Site) -> None:
+    import sqlalchemy as sa
+
+    from awareness.store import reader_choices
+
+    link = manage_link(site, "alice@example.nhs.uk")
+    choose(site, link, "daily")
+    c = site.client()
+    r = c.post(link, data={"csrf": c.csrf(link), "action": "leave-all"})
+    assert r.status_code == 200 and "You have left every bulletin" in r.text
+    with site.store.engine.connect() as conn:
+        assert conn.execute(sa.select(reader_choices)).all() == [], "the choice went with the subscription"
