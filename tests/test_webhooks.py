@@ -143,3 +143,19 @@ def test_a_dry_run_says_what_each_webhook_would_get_and_posts_nothing(site: Site
     assert channel.posts == [], "a dry run posts nothing"
     site.run()
     assert len(channel.posts) == 1, "and marked nothing posted"
+
+
+def test_a_channel_that_is_down_is_reported_and_the_items_wait_for_the_next_run(site: Site,
+                                                                                channel: LoopbackHTTPServer) -> None:
+    import socket
+
+    with socket.socket() as s:          # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    with_webhook(site, f"http://127.0.0.1:{closed}/hook", "teams")
+    report = site.run()
+    error = " ".join(report.profiles[0].errors)
+    assert f"could not connect to the webhook http://127.0.0.1:{closed}/…" in error and "posts it again" in error
+    channel.routes["/hook"] = Route(b"", status=202, content_type="text/plain")
+    with_webhook(site, channel.url("/hook"), "teams")          # the channel is back (at its new address)
+    assert site.run().ok and len(channel.posts) == 1
