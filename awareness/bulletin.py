@@ -57,6 +57,7 @@ class Bulletin:
     sections: list[Section]       # in the profile's topic order; empty sections dropped
     period_start: datetime
     period_end: datetime
+    every: str | None = None      # how often this reader's copy comes, when not the profile's schedule (issue 17)
 
     @property
     def item_ids(self) -> list[int]:
@@ -329,7 +330,7 @@ class Composer:
             "facts": item_facts,                                              # type, organisation (issue 3)
             "closes": lambda when: closes_label(when, bulletin.period_end),   # "closes 14 March"
             "closing": closing_soon(bulletin),                                # issue 17: at the top
-            "every": schedule_words(p.schedule),                              # "every Monday"
+            "every": bulletin.every or schedule_words(p.schedule),            # "every Monday"
             "days_left": lambda when: days_left(when, _utc(bulletin.period_end).date()),
         }
         subject = subject_for(bulletin)

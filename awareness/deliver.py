@@ -52,7 +52,8 @@ def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile,
     """One bulletin email: text first, then HTML, so clients prefer the HTML.
 
     Without ``unsubscribe_url`` (a subscription's confirmation email: the reader
-    is not on the list yet) the list headers are left out.
+    is not on the list yet) the list headers are left out; an empty
+    ``unsubscribe_mailto`` leaves the mailto out of List-Unsubscribe.
     """
     msg = EmailMessage(policy=email.policy.default)
     msg["From"] = sender
@@ -66,8 +67,11 @@ def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile,
         msg["Reply-To"] = str(Address(display_name=owner_name, addr_spec=owner_address))
     if unsubscribe_url is not None:
         msg["List-Id"] = f"{_phrase(profile.name)} <{profile.id}.{list_domain}>"
-        mailto = unsubscribe_mailto if unsubscribe_mailto.startswith("mailto:") else f"mailto:{unsubscribe_mailto}"
-        msg["List-Unsubscribe"] = RawListHeader("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>")
+        targets = [f"<{unsubscribe_url}>"]
+        if unsubscribe_mailto:   # only a mailbox someone reads: Awareness sends with none (issue 17)
+            mailto = unsubscribe_mailto if unsubscribe_mailto.startswith("mailto:") else f"mailto:{unsubscribe_mailto}"
+            targets.append(f"<{mailto}>")
+        msg["List-Unsubscribe"] = RawListHeader("List-Unsubscribe", ", ".join(targets))
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["Precedence"] = "bulk"
     msg["Auto-Submitted"] = "auto-generated"

@@ -107,6 +107,25 @@ class Place(BaseModel):
     bodies: list[str] = Field(default_factory=list)             # its ICB, trusts, councils
 
 
+class Webhook(BaseModel):
+    """Where the profile's bulletin summary is also posted: a Teams or Slack incoming webhook (issue 17).
+
+    The URL is a secret (whoever has it can post to the channel): logs and errors show its host only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    format: Literal["teams", "slack"]
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v.strip()):
+            raise ValueError(f"'{v[:40]}' is not a web address; paste the incoming webhook URL that Teams or "
+                             "Slack gave you (it starts with https://)")
+        return v.strip()
+
+
 class Profile(BaseModel):
     """A team's priorities, written and tuned by a librarian (one YAML file)."""
 
@@ -125,6 +144,8 @@ class Profile(BaseModel):
     place: Place | None = None
     # Groups of words that mean the same here, added to the built-in vocabulary (issue 4).
     vocabulary: list[list[str]] = Field(default_factory=list)
+    # The bulletin's summary also posted to Teams or Slack channels (issue 17).
+    webhooks: list[Webhook] = Field(default_factory=list)
     path: str = Field(default="", exclude=True)
 
     @field_validator("timezone")

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from . import archive, diskfull, lastgood, locks, logs, matchpool, parsepool, refusals
+from . import archive, diskfull, frequency, lastgood, locks, logs, matchpool, parsepool, refusals, webhook
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .feedback import matcher_for
 from .place import local_finders
@@ -77,6 +77,7 @@ class ProfileReport:
     matched: int = 0                # items matched in the lookback window, before "already sent"
     crashed: bool = False           # this profile's run broke off with an unexpected error; the others went on
     would_send: list[tuple[str, Bulletin]] = field(default_factory=list)   # dry runs: (address, bulletin)
+    posted: int = 0                 # summaries accepted by the profile's Teams/Slack webhooks (issue 17)
 
 
 @dataclass
@@ -403,13 +404,15 @@ class _Sending:
 
 def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool = False,
                        only_profile: str | None = None, dry_run: bool = False,
-                       due_only: bool = False) -> list[ProfileReport]:
+                       due_only: bool = False, readers_only: bool = False) -> list[ProfileReport]:
     """Send each due profile's bulletin to each subscriber; record each delivery once it is accepted.
 
     A profile that breaks with an unexpected error is reported (``crashed``) and
     left for the next run; the other profiles' bulletins still go (issue 16).
     A dry run composes exactly what a real run would send and records nothing;
     with ``due_only`` it keeps to the profiles whose schedule has come round.
+    Readers who chose their own frequency or paused (frequency.py) are served by
+    their own schedule; ``readers_only`` serves only them (the scheduler's hourly pass).
     """
     now = now or utcnow()
     profiles = [ctx.profile(only_profile)] if only_profile else ctx.profiles
@@ -422,7 +425,8 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 break
             report = ProfileReport(profile.id, profile.name)
             reports.append(report)
-            if not (force or (dry_run and not due_only) or is_due(ctx, profile, now)):
+            profile_due = not readers_only and (force or (dry_run and not due_only) or is_due(ctx, profile, now))
+            if not profile_due and not frequency.has_own_schedules(ctx.store, profile.id):
                 report.due = False
                 report.note = "not due"
                 continue
@@ -431,7 +435,9 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
                 logger.warning("%s: another run is sending this bulletin now; left to it", profile.id)
                 continue
             try:
-                _send_profile(ctx, profile, report, sending, now)
+                _send_profile(ctx, profile, report, sending, now, profile_due)
+                if profile_due and profile.webhooks:
+                    _post_webhooks(ctx, profile, report, now, dry_run)
             except Exception as e:  # one broken profile must never stop the others
                 logger.exception("%s: its bulletin could not be made; the other profiles go on", profile.id)
                 report.crashed = True
@@ -446,19 +452,24 @@ def send_due_bulletins(ctx: Context, *, now: datetime | None = None, force: bool
     return reports
 
 
-def _send_profile(ctx: Context, profile: Profile, report: ProfileReport, sending: _Sending, now: datetime) -> None:
-    """One profile's bulletins: compose per subscriber, deliver, record (or, on a dry run, list)."""
+def _send_profile(ctx: Context, profile: Profile, report: ProfileReport, sending: _Sending, now: datetime,
+                  profile_due: bool = True) -> None:
+    """One profile's bulletins: compose per subscriber, deliver, record (or, on a dry run, list).
+
+    When the profile is not due, only readers with a frequency of their own that has
+    come round are served, and the profile's own schedule is left as it was."""
     dry_run = sending.dry_run
     ids = ctx.store.sync_subscribers(profile.id, profile.subscribers, now=now)   # + web subscribers
     if not ids:
         report.note = "no subscribers"
         logger.info("%s has no subscribers; nothing to send", profile.id)
-        if not dry_run:
+        if not dry_run and profile_due:
             ctx.store.mark_complete(profile.id, now)
         return
     sent_items: set[int] = set()
+    plans = frequency.Plans(ctx.store, profile, profile_due=profile_due, now=now)   # paused, daily, weekly...
     # Render each distinct bulletin once, personalise its links per subscriber (issue 7).
-    composed: dict[Any, Any] = {"items": sending.window_items}
+    composed_by_plan: dict[str, dict[Any, Any]] = {}
     pages: dict[int, int] = {}
     personaliser = LinkPersonaliser(ctx.composer)
     keys = subscriber_keys(ctx.store, profile.id)
@@ -466,10 +477,16 @@ def _send_profile(ctx: Context, profile: Profile, report: ProfileReport, sending
         if STOP.is_set() and not dry_run:
             report.note = "stopped before every subscriber was served; the next run sends the rest"
             break
-        bulletin = compose_for(ctx, profile, subscriber_id, now=now, cache=composed)
-        report.matched = len(composed.get("matched") or [])
+        plan = plans.for_reader(subscriber_id)
+        if plan is None:                  # paused, or their own schedule has not come round
+            continue
+        composed = composed_by_plan.setdefault(plan.key, {"items": sending.window_items})
+        bulletin = compose_for(ctx, plan.profile, subscriber_id, now=now, cache=composed)
+        report.matched = max(report.matched, len(composed.get("matched") or []))
         if bulletin is None:
             continue
+        if plan.key:
+            bulletin.every = plan.every
         if not dry_run and id(bulletin) not in pages:   # same items, same page
             pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
         page_id = None if dry_run else pages[id(bulletin)]
@@ -511,8 +528,23 @@ def _send_profile(ctx: Context, profile: Profile, report: ProfileReport, sending
         return
     if report.failed or STOP.is_set():
         ctx.store.mark_pending_retry(profile.id)
-    else:
+    elif profile_due:
         ctx.store.mark_complete(profile.id, now)
+    else:
+        report.note = report.note or (f"not due; {report.sent} reader(s) with a frequency "
+                                      "of their own served")
+
+
+def _post_webhooks(ctx: Context, profile: Profile, report: ProfileReport, now: datetime, dry_run: bool) -> None:
+    """The profile's Teams/Slack webhooks, through their own exactly-once ledger; a failure is retried next run."""
+    done = webhook.post_for_profile(ctx, profile, now=now, dry_run=dry_run, compose=lambda scored, already:
+                                    bulletin_from(ctx, profile, scored, already=already, now=now))
+    report.would_send.extend(done.would_post)
+    report.posted += done.posted
+    if done.errors:
+        report.failed += len(done.errors)
+        report.errors.extend(done.errors)
+        ctx.store.mark_pending_retry(profile.id)
 
 
 def _warn_about_links(settings: Settings) -> None:
@@ -529,7 +561,7 @@ def _deliver(ctx: Context, transport: Transport, profile: Profile, address: str,
     message = build_message(
         rendered=rendered, sender=settings.sender, to=address, profile=profile, list_domain=domain,
         unsubscribe_url=links.unsubscribe,
-        unsubscribe_mailto=f"mailto:{sender_address}?subject={quote('unsubscribe ' + profile.id)}",
+        unsubscribe_mailto="",   # no mailbox of the app's is read: a mailto would go to an unread address
         message_id_domain=domain)
     send_with_retry(transport, message, retry_for=settings.smtp_retry_for, wait=STOP.wait)   # 4xx, down: backoff
     ctx.store.record_delivery(profile_id=profile.id, subscriber_id=subscriber_id, item_ids=bulletin.item_ids,

@@ -7,6 +7,8 @@ those files change (or `awareness reload` asks):
   round (each source's ``next_check``, which also carries its back-off);
 * ``send:<profile>`` on the profile's cron schedule in its time zone: gather
   that profile's due sources, match, send its bulletin;
+* ``readers`` hourly: readers who chose their own frequency (as it comes, daily,
+  weekly digest; issue 17) get what their own schedule owes them;
 * ``health-summary`` weekly: each profile's owner hears which sources failed
   or went quiet.
 
@@ -47,6 +49,7 @@ from .tokens import Signer
 logger = logging.getLogger(__name__)
 
 GATHER_EVERY = timedelta(minutes=1)
+READERS_EVERY = timedelta(hours=1)
 HEALTH_SCHEDULE = "0 7 * * MON"
 RELOAD_REQUEST = "reload-requested"       # a lock-table row `awareness reload` leaves for the scheduler
 _ACTIVE: "Scheduler | None" = None        # jobs are stored by name, so they find their scheduler here
@@ -66,6 +69,10 @@ def gather_job() -> None:
 
 def send_job(profile_id: str) -> None:
     _active().send_profile(profile_id)
+
+
+def readers_job() -> None:
+    _active().send_to_own_schedules()
 
 
 def health_job() -> None:
@@ -236,6 +243,8 @@ class Scheduler:
         wanted: dict[str, tuple[Any, Any, list[Any], str]] = {
             "gather": (gather_job, IntervalTrigger(seconds=int(GATHER_EVERY.total_seconds()), timezone=timezone.utc),
                        [], f"every {GATHER_EVERY}"),
+            "readers": (readers_job, IntervalTrigger(seconds=int(READERS_EVERY.total_seconds()), timezone=timezone.utc),
+                        [], f"every {READERS_EVERY}"),
             "health-summary": (health_job, cron_trigger(HEALTH_SCHEDULE, self.settings.timezone), [],
                                f"{HEALTH_SCHEDULE} {self.settings.timezone}"),
         }
@@ -353,6 +362,32 @@ class Scheduler:
         runlog.finish_run(self.store, run_id, pipeline.RunReport(gather=gathered, matched=matched, profiles=sent,
                                                                  stopped=pipeline.STOP.is_set(),
                                                                  source_problems=ctx.source_problems))
+
+    def send_to_own_schedules(self) -> None:
+        """The hourly pass for readers with a frequency of their own; a run is recorded only if one has."""
+        from .frequency import has_own_schedules
+
+        if pipeline.STOP.is_set() or not any(has_own_schedules(self.store, p.id) for p in self.profiles.values()):
+            return
+        try:
+            lock = runlock.acquire(self.store)
+        except runlock.RunInProgress:
+            return                                   # the next hour's pass serves them
+        run_id = runlog.start_run(self.store, trigger="schedule", who=None, profile=None, source=None,
+                                  holder=lock.holder)
+        try:
+            ctx = self.context()
+            now = utcnow()
+            matched = pipeline.match_recent(ctx, now=now)
+            sent = pipeline.send_due_bulletins(ctx, now=now, readers_only=True)
+        except Exception as e:
+            logger.exception("the readers' own-schedule pass failed")
+            runlog.finish_run(self.store, run_id, e)
+            return
+        finally:
+            lock.release()
+        runlog.finish_run(self.store, run_id, pipeline.RunReport(gather=pipeline.GatherReport(), matched=matched,
+                                                                 profiles=sent, stopped=pipeline.STOP.is_set()))
 
     def send_health_summaries(self) -> None:
         """The weekly job: owners' source-health emails, and old run history pruned."""

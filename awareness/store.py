@@ -216,6 +216,7 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),          # librarian | admin
     sa.Column("password_hash", sa.Text, nullable=False),      # argon2id
     sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),  # issue 17
 )
 
 user_profiles = sa.Table(
@@ -303,6 +304,25 @@ profile_versions = sa.Table(
     sa.Column("profile_id", sa.String(100), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("saved", UTCDateTime, nullable=False),
+)
+
+
+reader_choices = sa.Table(
+    "reader_choices", metadata,      # a reader's own frequency and pause for one subscription (issue 17)
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("frequency", sa.String(20)),      # None: the profile's schedule | as-it-comes | daily | weekly
+    sa.Column("paused", sa.Boolean, nullable=False, default=False),
+    sa.Column("changed", UTCDateTime, nullable=False),
+)
+
+
+webhook_posts = sa.Table(
+    "webhook_posts", metadata,       # each item posted to each profile webhook: the exactly-once ledger of webhook.py
+    sa.Column("profile_id", sa.String(100), nullable=False),
+    sa.Column("hook", sa.String(64), nullable=False),          # sha256 of the webhook URL (a secret: never stored)
+    sa.Column("item_id", sa.Integer, nullable=False),
+    sa.Column("posted_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("profile_id", "hook", "item_id", name="uq_webhook_posts_once"),
 )
 
 

@@ -80,7 +80,7 @@ def authenticate(store: Store, email: str, password: str) -> User | None:
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
-    if row is None:
+    if row is None or row.disabled:      # a disabled account (issue 17) cannot log in
         return None
     if _hasher.check_needs_rehash(row.password_hash):
         with store.engine.begin() as conn:
@@ -206,7 +206,8 @@ def session_user(store: Store, key: str, *, now: datetime | None = None) -> tupl
     now = now or utcnow()
     q = (sa.select(users.c.id, users.c.email, users.c.role, web_sessions.c.csrf)
          .select_from(web_sessions.join(users, users.c.id == web_sessions.c.user_id))
-         .where(web_sessions.c.key_hash == _digest(key), web_sessions.c.expires > now))
+         .where(web_sessions.c.key_hash == _digest(key), web_sessions.c.expires > now,
+                users.c.disabled.is_(False)))
     with store.engine.connect() as conn:
         row = conn.execute(q).first()
     return (User(row.id, row.email, row.role), row.csrf) if row else None

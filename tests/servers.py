@@ -43,6 +43,7 @@ class LoopbackHTTPServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route | Handler] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.posts: list[tuple[str, dict[str, str], bytes]] = []   # POSTs as received: path, headers, raw body
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -69,6 +70,17 @@ class LoopbackHTTPServer:
                         self._send(304, {"ETag": headers["ETag"]}, b"")
                         return
                 self._send(route.status, headers, route.body)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                route = server.routes.get(self.path)
+                if route is None:
+                    self._send(404, {"Content-Type": "text/plain"}, b"not found")
+                    return
+                if callable(route):
+                    route = route(self)
+                self._send(route.status, {"Content-Type": route.content_type, **route.headers}, route.body)
 
             def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)

@@ -28,7 +28,7 @@ from ..bulletin import Composer
 from ..config import Settings
 from ..store import Store
 from ..tokens import Signer
-from . import public, staff
+from . import public, staff, topics_page, users_page
 from .core import Web
 
 logger = logging.getLogger(__name__)
@@ -98,8 +98,8 @@ def create_app(settings: Settings) -> Starlette:
         return web.message(request, "Sorry, there is a problem with the service",
                            "Try again later. Nothing you sent has been lost.", status=500)
 
-    routes = public.routes(web) + staff.routes(web) + [Mount("/static", StaticFiles(directory=STATIC),
-                                                             name="static")]
+    routes = (public.routes(web) + staff.routes(web) + topics_page.routes(web) + users_page.routes(web)
+              + [Mount("/static", StaticFiles(directory=STATIC), name="static")])
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import archive, archive_search, closing, exports, manage, subscriptions
+from .. import archive, archive_search, closing, exports, frequency, manage, subscriptions
 from ..deliver import open_transport
 from ..errors import DeliveryError
 from ..feedback import record_feedback
@@ -152,16 +152,23 @@ def routes(web: Web) -> list[Route]:
     async def manage_page(request: Request) -> Response:
         _, subscriber_id = read_unsubscribe(request)
         profiles = web.profiles()
-        left = None
+        left, saved = None, None
         if request.method == "POST":
             form = await web.checked_form(request)
             if form.get("action") == "leave-all":
                 left = manage.leave_all(web.store, subscriber_id, profiles)
+            elif form.get("action") == "save":
+                saved = manage.set_frequency(web.store, subscriber_id, profiles, str(form.get("profile", "")),
+                                             str(form.get("frequency", "")), form.get("paused") == "yes")
+                if saved is None:
+                    raise HTTPException(400, "That choice could not be saved: choose one of the frequencies "
+                                             "shown for a bulletin this address receives.")
         found = manage.subscriptions_of(web.store, subscriber_id, profiles)
         links = {s.profile_id: web.signer.unsubscribe_token(s.profile_id, s.subscriber_id,
                                                             subscriptions.subscriber_key(web.store, s.subscriber_id))
                  for s in found}
-        return web.render(request, "manage.html.j2", subscriptions=found, links=links, left=left)
+        return web.render(request, "manage.html.j2", subscriptions=found, links=links, left=left, saved=saved,
+                          labels=frequency.LABELS)
 
     # ------------------------------------------------------------ feedback
 
