@@ -5,7 +5,7 @@ written.  On SQLite they go into an FTS5 index, ``archive_fts``, brought up to
 date before each search (only pages not yet in it are added); it is derived data,
 made on first use and safe to drop, so it is not part of the schema's metadata or
 migrations (SQLAlchemy cannot describe a virtual table).  On PostgreSQL the
-snapshots are searched in place with ``to_tsvector`` / ``websearch_to_tsquery``.
+snapshots are searched in place with ``to_tsvector`` / ``to_tsquery`` (every word as a prefix, as on SQLite).
 Only bulletins that were sent are found.
 """
 
@@ -34,9 +34,9 @@ _PG_SEARCH = sa.text("""
          jsonb_array_elements(p.content::jsonb -> 'sections') s,
          jsonb_array_elements(s -> 'entries') e
     WHERE p.profile_id = :profile AND p.first_sent IS NOT NULL
-      AND to_tsvector('english', (e->>'title') || ' ' || (e->>'summary')) @@ websearch_to_tsquery('english', :q)
+      AND to_tsvector('english', (e->>'title') || ' ' || (e->>'summary')) @@ to_tsquery('english', :q)
     ORDER BY ts_rank(to_tsvector('english', (e->>'title') || ' ' || (e->>'summary')),
-                     websearch_to_tsquery('english', :q)) DESC, p.first_sent DESC
+                     to_tsquery('english', :q)) DESC, p.first_sent DESC
     LIMIT :limit""")
 
 
@@ -64,8 +64,8 @@ def search(store: Store, profile_id: str, query: str, *, limit: int = LIMIT) -> 
         return []
     with store.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            rows: Any = conn.execute(_PG_SEARCH, {"profile": profile_id, "q": " ".join(words(query)),
-                                                  "limit": limit})
+            prefixes = " & ".join(f"{w}:*" for w in words(query))   # every word, as a prefix, as on SQLite
+            rows: Any = conn.execute(_PG_SEARCH, {"profile": profile_id, "q": prefixes, "limit": limit})
         else:
             _bring_up_to_date(conn)
             match = " ".join(f'"{w}"*' for w in words(query))      # every word, as a prefix

@@ -124,7 +124,8 @@ class Site:
 
 def make_settings(root: Path, smtp_url: str, **extra: Any) -> Settings:
     extra.setdefault("base_url", "http://testserver")
-    return load_settings(environ={}, database_url=f"sqlite:///{root / 'awareness.db'}",
+    extra.setdefault("database_url", f"sqlite:///{root / 'awareness.db'}")
+    return load_settings(environ={},
                          sources=str(root / "sources.yaml"), profiles=str(root / "profiles"),
                          smtp_url=smtp_url, secret_key="test-secret-key",
                          admin_token="test-admin-token", fetch_allow="127.0.0.1",
@@ -132,7 +133,7 @@ def make_settings(root: Path, smtp_url: str, **extra: Any) -> Settings:
 
 
 def build_site(root: Path, http_server: LoopbackHTTPServer, smtp_server: LoopbackSMTPServer,
-               base_url: str = "http://testserver") -> Site:
+               base_url: str = "http://testserver", database_url: str | None = None) -> Site:
     """Profiles, sources, users and one bulletin already sent to the profile file's subscriber."""
     (root / "profiles").mkdir()
     (root / "profiles" / "ph-team.yaml").write_text(PROFILE)
@@ -142,7 +143,8 @@ def build_site(root: Path, http_server: LoopbackHTTPServer, smtp_server: Loopbac
           name: Department of Health and Social Care
           url: {http_server.url('/policy.xml')}
         """))
-    settings = make_settings(root, smtp_server.url, base_url=base_url)
+    settings = make_settings(root, smtp_server.url, base_url=base_url,
+                             **({"database_url": database_url} if database_url else {}))
     store = Store(settings.database_url)
     add_user(store, "librarian@example.nhs.uk", "librarian", PASSWORD)
     add_user(store, "admin@example.nhs.uk", "admin", PASSWORD)

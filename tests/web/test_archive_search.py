@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 
+from pathlib import Path
+
 from awareness.archive_search import search
-from webworld import Site, site  # noqa: F401 (the fixture)
+from servers import LoopbackHTTPServer, LoopbackSMTPServer
+from webworld import Site, build_site, close_site, site  # noqa: F401 (the fixture)
 
 
 def results(html: str) -> list[str]:
@@ -35,3 +38,20 @@ def test_search_only_finds_this_profiles_sent_bulletins(site: Site) -> None:
     assert [f.title.split(":")[0] for f in before] == ["Preventing falls in older people"]
     site.run()                                     # nothing new: the index is brought up to date, not doubled
     assert len(search(site.store, "ph-team", "falls")) == 1
+
+
+def test_search_on_postgresql_finds_the_same_items_by_their_words(
+        tmp_path: Path, http_server: LoopbackHTTPServer, smtp_server: LoopbackSMTPServer, postgres_url: str) -> None:
+    pg = build_site(tmp_path, http_server, smtp_server, database_url=postgres_url)
+    try:
+        c = pg.client()
+        page = c.get("/profiles/ph-team/bulletins", params={"q": "hip fracture"})
+        assert page.status_code == 200
+        assert results(page.text) == ["Hip fracture outcomes in frail older adults: a cohort study"]
+        assert [f.title for f in search(pg.store, "ph-team", "midwife")] == [
+            "Maternity and neonatal services: three-year delivery plan update"], "prefix match, as on SQLite"
+        assert search(pg.store, "another-profile", "hip fracture") == []
+        odd = c.get("/profiles/ph-team/bulletins", params={"q": 'falls" OR * NEAR('})
+        assert odd.status_code == 200, "search syntax typed by a reader is not an error"
+    finally:
+        close_site(pg)
