@@ -23,25 +23,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from . import archive, diskfull, lastgood, locks, logs, matchpool, parsepool, refusals
-from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
-from .feedback import matcher_for
-from .place import local_finders
-from .config import Settings
-from .crawl import crawl_due
-from .enrich import enrich_new_items, for_matching
-from .deliver import Transport, build_message, open_transport, send_with_retry
-from .errors import DeliveryError, ProfileError, SourceError, SourcesError, UnknownName
-from .fetch import FetchRequest, fetch_all
-from .models import FetchResult, Match, Profile, Source, StoredItem
-from .parse import ParsedFeed, parse_feed
-from .personalise import LinkPersonaliser
-from .profiles import check_profiles, cron_trigger, profile_sources
-from .progress import GatherProgress
-from .sources import load_sources, usable_sources  # noqa: F401 - load_sources: kept for callers
-from .store import Store, utcnow
-from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
-from .tokens import Signer
+from .deliver import archive, refusals
+from .core import diskfull, logs
+from .store import lastgood, locks
+from .match import matchpool
+from .gather import parsepool
+from .deliver.bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
+from .match.feedback import matcher_for
+from .match.place import local_finders
+from .config.settings import Settings
+from .gather.crawl import crawl_due
+from .gather.enrich import enrich_new_items, for_matching
+from .deliver.transport import Transport, build_message, open_transport, send_with_retry
+from .core.errors import DeliveryError, ProfileError, SourceError, SourcesError, UnknownName
+from .gather.fetch import FetchRequest, fetch_all
+from .core.models import FetchResult, Match, Profile, Source, StoredItem
+from .gather.parse import ParsedFeed, parse_feed
+from .deliver.personalise import LinkPersonaliser
+from .config.profiles import check_profiles, cron_trigger, profile_sources
+from .gather.progress import GatherProgress
+from .config.sources import load_sources, usable_sources  # noqa: F401 - load_sources: kept for callers
+from .store.store import Store, utcnow
+from .deliver.subscriptions import chosen_topics, subscriber_key, subscriber_keys
+from .deliver.tokens import Signer
 
 logger = logging.getLogger(__name__)
 

@@ -93,8 +93,9 @@ def _count(store: Any, table: sa.Table) -> int:
 
 
 def gather(config: str) -> dict[str, Any]:
-    from awareness import pipeline, store as store_module
-    from awareness.config import load_settings
+    from awareness import pipeline
+    from awareness.store import store as store_module
+    from awareness.config.settings import load_settings
     ctx = pipeline.open_context(load_settings(config))
     before = _count(ctx.store, store_module.item_sources)
     started = time.perf_counter()
@@ -109,7 +110,7 @@ def gather(config: str) -> dict[str, Any]:
 
 def match(config: str) -> dict[str, Any]:
     from awareness import pipeline
-    from awareness.config import load_settings
+    from awareness.config.settings import load_settings
     ctx = pipeline.open_context(load_settings(config))
     started = time.perf_counter()
     matches = pipeline.match_recent(ctx)
@@ -148,8 +149,10 @@ def send(config: str, profiles: int = 0, plain: bool = False) -> dict[str, Any]:
 
     ``profiles``: only the first N profiles; ``plain``: without the shared-candidates
     cache and the render-once personaliser (the code path before issue 7)."""
-    from awareness import bulletin, pipeline, store as store_module
-    from awareness.config import load_settings
+    from awareness.deliver import bulletin
+    from awareness import pipeline
+    from awareness.store import store as store_module
+    from awareness.config.settings import load_settings
     ctx = pipeline.open_context(load_settings(config))
     if profiles:
         ctx.profiles = ctx.profiles[:profiles]

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from awareness.cli import main
-from awareness.config import Settings, load_settings
+from awareness.config.settings import Settings, load_settings
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from worlds import write_config
 from conftest import without_settings

@@ -11,12 +11,14 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from awareness import logs, pipeline, runlog
-from awareness.health_summary import send_summaries, summarise
-from awareness.metrics import render_metrics
-from awareness.normalise import normalise
-from awareness.scheduler import Scheduler
-from awareness.store import Store, utcnow
+from awareness.core import logs
+from awareness import pipeline
+from awareness.store import runlog
+from awareness.deliver.health_summary import send_summaries, summarise
+from awareness.service.metrics import render_metrics
+from awareness.gather.normalise import normalise
+from awareness.service.scheduler import Scheduler
+from awareness.store.store import Store, utcnow
 from servers import Route
 from service_world import World, database_url, world  # noqa: F401 - fixtures
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..store import Store, users
-from ..users import add_user
+from ..store.store import Store, users
+from ..web.users import add_user
 
 STAFF_EMAIL = "demo-librarian@example.org"
 

@@ -16,17 +16,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..bulletin import Composer, day_label, plural
-from ..config import Settings
-from ..errors import AwarenessError
-from ..localtime import local
-from ..models import Profile
+from ..deliver.bulletin import Composer, day_label, plural
+from ..config.settings import Settings
+from ..core.errors import AwarenessError
+from ..core.localtime import local
+from ..core.models import Profile
 from ..pipeline import Context
-from ..profiles import check_profiles
-from ..sources import usable_sources
-from ..store import Store
-from ..tokens import Signer
-from ..users import User, granted_profiles, may_tune, session_user
+from ..config.profiles import check_profiles
+from ..config.sources import usable_sources
+from ..store.store import Store
+from ..deliver.tokens import Signer
+from .users import User, granted_profiles, may_tune, session_user
 
 CSRF_COOKIE = "aw_csrf"
 SESSION_COOKIE = "aw_session"

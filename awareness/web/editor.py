@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..models import Profile
+from ..core.models import Profile
 from ..pipeline import Context
-from ..profiles import check_profiles
+from ..config.profiles import check_profiles
 
 HISTORY = ".history"
 

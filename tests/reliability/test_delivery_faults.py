@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from awareness import cli, pipeline, refusals
+from awareness import cli, pipeline
+from awareness.deliver import refusals
 from relworld import NOW, World, frail, make_world, rss, text_of
 from servers import LoopbackHTTPServer, Route
 from smtpfaults import faulty_server
@@ -50,11 +51,11 @@ def test_a_mail_server_down_at_the_start_is_retried_with_growing_pauses_until_it
                 smtp.start()
 
     watcher = StartAfterTwoRetries()
-    logging.getLogger("awareness.deliver").addHandler(watcher)
+    logging.getLogger("awareness.deliver.transport").addHandler(watcher)
     try:
         report = pipeline.run(ctx, now=NOW)
     finally:
-        logging.getLogger("awareness.deliver").removeHandler(watcher)
+        logging.getLogger("awareness.deliver.transport").removeHandler(watcher)
         smtp.stop()
     assert report.ok, report.profiles[0].errors
     assert sorted(to for _, tos in handler.envelopes for to in tos) == sorted(PEOPLE), "each reader once"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from awareness.archive_search import search
+from awareness.deliver.archive_search import search
 from webworld import Site, site  # noqa: F401 (the fixture)
 
 
