@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from .core.models import Profile
 from .preview import Preview, PreviewItem
-from .store.store import Store, match_judgements
+from .store.store import Store
+from .store.schema import match_judgements
 
 INCLUDED_WHY = "included by {who}"
 EXCLUDED_WHY = "excluded by {who}"

@@ -43,7 +43,8 @@ from .deliver.personalise import LinkPersonaliser
 from .config.profiles import check_profiles, cron_trigger, profile_sources
 from .gather.progress import GatherProgress
 from .config.sources import load_sources, usable_sources  # noqa: F401 - load_sources: kept for callers
-from .store.store import Store, utcnow
+from .store.store import Store
+from .store.schema import utcnow
 from .deliver.subscriptions import chosen_topics, subscriber_key, subscriber_keys
 from .deliver.tokens import Signer
 

@@ -25,7 +25,7 @@ from .core.models import Match, Profile, StoredItem
 from .pipeline import bulletin_from
 from .match.place import PlaceFinder
 from .config.profiles import profile_sources
-from .store.store import deliveries, utcnow
+from .store.schema import deliveries, utcnow
 
 if TYPE_CHECKING:
     from .pipeline import Context

@@ -94,7 +94,7 @@ def _count(store: Any, table: sa.Table) -> int:
 
 def gather(config: str) -> dict[str, Any]:
     from awareness import pipeline
-    from awareness.store import store as store_module
+    from awareness.store import schema as store_module
     from awareness.config.settings import load_settings
     ctx = pipeline.open_context(load_settings(config))
     before = _count(ctx.store, store_module.item_sources)
@@ -151,7 +151,7 @@ def send(config: str, profiles: int = 0, plain: bool = False) -> dict[str, Any]:
     cache and the render-once personaliser (the code path before issue 7)."""
     from awareness.deliver import bulletin
     from awareness import pipeline
-    from awareness.store import store as store_module
+    from awareness.store import schema as store_module
     from awareness.config.settings import load_settings
     ctx = pipeline.open_context(load_settings(config))
     if profiles:

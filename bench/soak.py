@@ -146,7 +146,7 @@ def rss_mb() -> float:
 def check_deliveries(ctx: Any, sink_file: Path, farm: str) -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from awareness.store import store as st
+    from awareness.store import schema as st
 
     received: Counter[tuple[str, str]] = Counter()
     messages = 0

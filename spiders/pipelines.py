@@ -16,7 +16,8 @@ from scrapy.crawler import Crawler
 
 from awareness.gather import enrich
 from awareness.gather.normalise import normalise
-from awareness.store.store import Store, utcnow
+from awareness.store.store import Store
+from awareness.store.schema import utcnow
 
 
 class StorePipeline:

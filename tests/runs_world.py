@@ -16,7 +16,8 @@ from click.testing import CliRunner, Result
 
 from awareness.cli import main
 from awareness.config.settings import Settings, load_settings
-from awareness.store.store import Store, deliveries
+from awareness.store.store import Store
+from awareness.store.schema import deliveries
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from worlds import rss, write_config
 from conftest import without_settings
@@ -79,7 +80,7 @@ class RunsWorld:
 
     def ledger(self) -> set[tuple[str, str]]:
         """(address, item link) for every delivery recorded."""
-        from awareness.store.store import items, subscribers
+        from awareness.store.schema import items, subscribers
         store = self.store()
         try:
             with store.engine.connect() as conn:

@@ -15,7 +15,8 @@ from awareness.gather.crawl import crawl_due, override_settings
 from awareness.gather.enrich import enrich_new_items
 from awareness.gather.normalise import normalise
 from awareness.pipeline import match_recent, open_context
-from awareness.store.store import Store, items
+from awareness.store.store import Store
+from awareness.store.schema import items
 from servers import LoopbackHTTPServer, Route
 from site_server import FAST, make_pdf, serve_site, site_text
 

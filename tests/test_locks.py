@@ -11,7 +11,8 @@ import pytest
 
 from awareness.store import locks
 from awareness.store.locks import SCHEDULER, LockHeld, SchedulerLock, holder_of, profile_claim, try_claim
-from awareness.store.store import Store, utcnow
+from awareness.store.store import Store
+from awareness.store.schema import utcnow
 from service_world import World, database_url, world  # noqa: F401 - fixtures
 
 

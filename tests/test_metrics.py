@@ -18,7 +18,8 @@ from awareness.deliver.health_summary import send_summaries, summarise
 from awareness.service.metrics import render_metrics
 from awareness.gather.normalise import normalise
 from awareness.service.scheduler import Scheduler
-from awareness.store.store import Store, utcnow
+from awareness.store.store import Store
+from awareness.store.schema import utcnow
 from servers import Route
 from service_world import World, database_url, world  # noqa: F401 - fixtures
 

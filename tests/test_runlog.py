@@ -71,7 +71,7 @@ def test_old_history_is_pruned_and_recent_history_kept(store: Store) -> None:
     import time_machine
 
     from awareness.store.runlog import KEEP, prune
-    from awareness.store.store import utcnow
+    from awareness.store.schema import utcnow
 
     with time_machine.travel(utcnow() - KEEP - timedelta(days=1), tick=False):
         old = start_run(store, trigger="schedule", who=None, profile=None, source=None)

@@ -19,7 +19,7 @@ from awareness.deliver import health_summary
 from awareness import pipeline
 from awareness.store import runlog
 from awareness.service.metrics import render_metrics
-from awareness.store.store import subscribers, utcnow
+from awareness.store.schema import subscribers, utcnow
 from runs_world import GOOD, MALFORMED, REFUSED, SECRET, RunsWorld, make_runs_world
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route, _Collector
 

@@ -17,7 +17,8 @@ from awareness.store import runlog
 from awareness.service import runs as service
 from awareness.core.errors import UnknownName
 from awareness.store.locks import SCHEDULER, holder_of
-from awareness.store.store import Store, bulletins, deliveries
+from awareness.store.store import Store
+from awareness.store.schema import bulletins, deliveries
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, _Collector
 from service_world import World, database_url, make_world, world  # noqa: F401 - fixtures
 

@@ -251,7 +251,8 @@ def gather(obj: _Obj, force: bool, source_id: str | None) -> None:
 @_friendly
 def items(obj: _Obj, source_id: str | None, days: int, as_json: bool) -> None:
     """List gathered items and what they matched."""
-    from ..store.store import Store, utcnow
+    from ..store.store import Store
+    from ..store.schema import utcnow
 
     store = Store(obj.settings.database_url)
     try:
@@ -360,7 +361,7 @@ def sources_export_opml(obj: _Obj, out_path: Path | None) -> None:
     """Every feed in sources.yaml as OPML, for a feed reader (spider sources have no feed and are left out)."""
     from ..config.opml_export import sources_opml
     from ..config.sources import load_sources
-    from ..store.store import utcnow
+    from ..store.schema import utcnow
 
     found = load_sources(obj.settings.sources)
     text = sources_opml(found, title=f"Awareness sources ({obj.settings.sources.name})", now=utcnow())

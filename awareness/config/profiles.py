@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from . import profile_checks, yamlpos
 from ..core.errors import ProfileError
+from ..core.localtime import DEFAULT_ZONE
 from ..core.models import ID_PATTERN, Profile, Source, Topic
 
 logger = logging.getLogger(__name__)
@@ -276,7 +277,7 @@ def _pre_checks(root: Node, data: dict[str, Any], err: Any) -> list[ProfileError
     errors = []
     schedule = data.get("schedule")
     if isinstance(schedule, str):
-        tz = data.get("timezone", "Europe/London")
+        tz = data.get("timezone", DEFAULT_ZONE)
         try:
             if profile_checks.never_fires(cron_trigger(schedule, tz if tz in _time_zones() else "UTC")):
                 errors.append(err(yamlpos.locate(root, ["schedule"]), f'schedule "{schedule}" never fires: no '

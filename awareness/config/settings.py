@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from .. import __version__
 from ..core.errors import ConfigError
+from ..core.localtime import DEFAULT_ZONE, check_zone
+from ..core.logs import check_log_format
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +59,7 @@ class Settings:
     # The service (issue 5): logging, the scheduler's catch-up window, the default time zone.
     log_format: str = "keyvalue"          # keyvalue or json: one line per source fetch and per message sent
     misfire_grace_time: int = 21600       # seconds: a run missed while the service was down still runs this late
-    timezone: str = "Europe/London"       # for profiles that name none, and the weekly source-health summary
+    timezone: str = DEFAULT_ZONE          # for profiles that name none, and the weekly source-health summary
     watch_interval: int = 5               # seconds between checks of sources.yaml and profiles/ for edits
     smtp_password: str = field(default="", repr=False)
     home: Path = field(default=Path("."), repr=False)   # the config file's folder; var/ lives here
@@ -65,7 +68,6 @@ class Settings:
 
     @property
     def user_agent(self) -> str:
-        from .. import __version__
         return f"Awareness/{__version__} (+{self.contact_url}; current-awareness service for NHS libraries)"
 
     @property
@@ -251,9 +253,11 @@ def _validate(s: Settings) -> Settings:
         raise ConfigError("base_url", f"'{s.base_url}' is not an http(s) URL")
     if "@" not in s.sender:
         raise ConfigError("sender", f"'{s.sender}' has no email address")
-    from ..core.logs import check_service_settings   # issue 5's keys: log_format, timezone
-
-    check_service_settings(s)
+    check_log_format(s.log_format)   # issue 5's keys: log_format, timezone
+    try:
+        check_zone(s.timezone)
+    except ValueError as e:
+        raise ConfigError("timezone", str(e)) from None
     return s
 
 

@@ -1,6 +1,8 @@
 """Times as people at the install read them: in its time zone (Europe/London by default), not UTC.
 
 Stored times stay UTC; only what is shown (run history, admin pages) is converted (issue 16).
+``DEFAULT_ZONE`` is the one place the default time zone is written: the settings, a profile that
+names none and the run history all take it from here.
 """
 
 from __future__ import annotations
@@ -9,6 +11,15 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_ZONE = "Europe/London"
+
+
+def check_zone(name: str) -> str:
+    """``name`` if it is a known time zone, else ValueError with a hint (settings and profiles say where)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{name}' is not a known time zone (try {DEFAULT_ZONE})") from None
+    return name
 
 
 def zone(name: str | None) -> ZoneInfo:

@@ -13,25 +13,18 @@ import logging
 import re
 import sys
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from ..config.settings import Settings
 
 events = logging.getLogger("awareness.events")
 LOG_FORMATS = ("keyvalue", "json")
 
 
-def check_service_settings(s: "Settings") -> None:
-    if s.log_format not in LOG_FORMATS:
-        raise ConfigError("log_format", f"'{s.log_format}' is not one of: {', '.join(LOG_FORMATS)}")
-    try:
-        ZoneInfo(s.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("timezone", f"'{s.timezone}' is not a known time zone (try Europe/London)") from None
+def check_log_format(log_format: str) -> None:
+    """The settings' ``log_format`` (a value, not the Settings: logs sit below config)."""
+    if log_format not in LOG_FORMATS:
+        raise ConfigError("log_format", f"'{log_format}' is not one of: {', '.join(LOG_FORMATS)}")
 
 
 def _value(v: Any) -> str:

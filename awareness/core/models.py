@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .localtime import DEFAULT_ZONE, check_zone
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 SPIDER_SETTINGS = ("spider", "item", "title", "link", "date", "summary", "next", "max_pages")
@@ -116,7 +117,7 @@ class Profile(BaseModel):
     name: str
     owner: str = ""
     schedule: str = "0 8 * * MON"
-    timezone: str = "Europe/London"
+    timezone: str = DEFAULT_ZONE
     lookback_days: int = Field(default=14, ge=1, le=366)
     max_items: int = Field(default=50, ge=1, le=1000)
     sources: list[str] | None = None
@@ -130,11 +131,7 @@ class Profile(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{v}' is not a known time zone (try Europe/London)") from None
-        return v
+        return check_zone(v)
 
     @field_validator("subscribers")
     @classmethod

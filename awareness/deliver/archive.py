@@ -20,7 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from .bulletin import Bulletin, safe_url, shorten, subject_for
-from ..store.store import Store, bulletin_pages
+from ..store.store import Store
+from ..store.schema import bulletin_pages
 
 
 @dataclass

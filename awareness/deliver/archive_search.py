@@ -19,7 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..store.store import Store, bulletin_pages
+from ..store.store import Store
+from ..store.schema import bulletin_pages
 
 LIMIT = 50
 

@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from ..core.models import Profile, StoredItem
-from ..store.store import Store, items
+from ..store.store import Store
+from ..store.schema import items
 
 FEED_DAYS_BACK = 180          # items published this long ago may still be open
 

@@ -20,7 +20,8 @@ from .transport import open_transport
 from ..core.errors import DeliveryError
 from ..core.models import Profile
 from ..config.profiles import profile_sources
-from ..store.store import Store, item_sources, utcnow
+from ..store.store import Store
+from ..store.schema import item_sources, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from .bulletin import schedule_words
 from ..core.models import Profile
-from ..store.store import Store, subscribers
+from ..store.store import Store
+from ..store.schema import subscribers
 from .subscriptions import chosen_topics, unsubscribe
 
 @dataclass

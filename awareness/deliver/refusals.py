@@ -13,7 +13,8 @@ from typing import Sequence
 
 import sqlalchemy as sa
 
-from ..store.store import Store, delivery_refusals
+from ..store.store import Store
+from ..store.schema import delivery_refusals
 
 
 def record_refusal(store: Store, *, profile_id: str, subscriber_id: int, item_ids: Sequence[int],

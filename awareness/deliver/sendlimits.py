@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from ..store.store import Store, confirmation_sends, email_hash, utcnow
+from ..store.store import Store, email_hash
+from ..store.schema import confirmation_sends, utcnow
 
 PER_ADDRESS = 3                       # confirmation emails to one address ...
 ADDRESS_WINDOW = timedelta(hours=24)  # ... a day, whichever profiles they are for

@@ -27,7 +27,8 @@ from .bulletin import Composer, Rendered
 from ..config.settings import Settings
 from .transport import build_message
 from ..core.models import Profile
-from ..store.store import Store, email_hash, pending_subscriptions, subscriber_topics, subscribers, suppressions, utcnow
+from ..store.store import Store, email_hash
+from ..store.schema import pending_subscriptions, subscriber_topics, subscribers, suppressions, utcnow
 from .tokens import CONFIRM_MAX_AGE, Signer, SubscriberLink
 
 logger = logging.getLogger(__name__)

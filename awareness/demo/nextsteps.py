@@ -17,7 +17,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..store.store import Store, users
+from ..store.store import Store
+from ..store.schema import users
 from ..web.users import add_user
 
 STAFF_EMAIL = "demo-librarian@example.org"

@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from ..config.settings import Settings
 from ..core.models import Source
 from ..config.spider_config import spider_settings
-from ..store.store import Store, item_sources, utcnow
+from ..store.store import Store
+from ..store.schema import item_sources, utcnow
 
 logger = logging.getLogger(__name__)
 

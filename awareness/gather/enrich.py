@@ -21,7 +21,8 @@ from ..config.settings import Settings
 from ..core.errors import FetchError
 from ..core.models import StoredItem
 from .normalise import clean_text, is_web_link
-from ..store.store import Store, items, utcnow
+from ..store.store import Store
+from ..store.schema import items, utcnow
 
 logger = logging.getLogger(__name__)
 

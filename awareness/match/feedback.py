@@ -28,7 +28,8 @@ import sqlalchemy as sa
 
 from .classify import Example, Matcher
 from ..core.models import Profile, StoredItem
-from ..store.store import Store, match_feedback, match_judgements, matches, utcnow
+from ..store.store import Store
+from ..store.schema import match_feedback, match_judgements, matches, utcnow
 
 VERDICTS = ("useful", "not_relevant")
 

@@ -42,7 +42,8 @@ from ..core.errors import AwarenessError
 from ..core.models import Profile, Source
 from ..config.profiles import check_profiles, cron_trigger, profile_sources
 from ..config.sources import usable_sources
-from ..store.store import Store, utcnow
+from ..store.store import Store
+from ..store.schema import utcnow
 from ..deliver.tokens import Signer
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from ..core.errors import ProfileError
 from ..core.models import Profile, Source
 from ..config.profiles import load_profile, profile_sources
-from .store import Store, _insert_unless_present, profile_versions
+from .store import Store, _insert_unless_present
+from .schema import profile_versions
 
 logger = logging.getLogger(__name__)
 

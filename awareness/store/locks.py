@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..core.errors import AwarenessError
-from .store import Store, scheduler_lock, utcnow
+from .store import Store
+from .schema import scheduler_lock, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from . import locks
 from ..core.errors import AwarenessError
-from .store import Store, runs, utcnow
+from .store import Store
+from .schema import runs, utcnow
 
 logger = logging.getLogger(__name__)
 

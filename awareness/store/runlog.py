@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..core.localtime import DEFAULT_ZONE, local
-from .store import Store, runs, utcnow
+from .store import Store
+from .schema import runs, utcnow
 
 TRIGGERS = ("schedule", "cli", "web")
 # running: in progress; ok: everything worked; partial: some sources or profiles failed, the bulletins

@@ -1,21 +1,18 @@
 """The store: one database (SQLite by default, PostgreSQL when configured) for
 sources' state, items, matches, subscribers and the delivery ledger.
 
-SQLAlchemy Core keeps the SQL visible.  Times are stored as naive UTC and come
-back timezone-aware.  The ledger's unique key (profile, subscriber, item) is
-the last line of defence against sending anything twice.
+SQLAlchemy Core keeps the SQL visible; the tables are in ``schema``, the rule for
+"the same document" in ``dedup``.  The ledger's unique key (profile, subscriber, item)
+is the last line of defence against sending anything twice.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
-import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -23,325 +20,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import dblock
 from .dblock import retry_when_locked
+from .dedup import SameStory, in_chunks
+from .migrations import ensure_schema
+from .schema import (AddResult, SourceState, bulletins, deliveries, item_sources, items, match_judgements,
+                     matches, profile_runs, sources, subscribers, suppressions)
 from ..core.errors import ConfigError
 from ..core.models import Item, Match, Source, StoredItem
 
 logger = logging.getLogger(__name__)
-
-UTC = timezone.utc
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, naive UTC on disk."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-metadata = sa.MetaData()
-
-sources = sa.Table(
-    "sources", metadata,
-    sa.Column("id", sa.String(100), primary_key=True),
-    sa.Column("url", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False, default=""),
-    sa.Column("kind", sa.String(20), nullable=False, default="feed"),
-    sa.Column("etag", sa.Text),
-    sa.Column("last_modified", sa.Text),
-    sa.Column("last_checked", UTCDateTime),
-    sa.Column("last_success", UTCDateTime),
-    sa.Column("last_error", sa.Text),
-    sa.Column("last_warning", sa.Text),        # read, but something was odd (malformed XML salvaged, ...)
-    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
-    sa.Column("next_check", UTCDateTime),
-    sa.Column("retry_until", UTCDateTime),     # a server's Retry-After: not even --now fetches before it
-    sa.Column("moved_to", sa.Text),            # where a permanent redirect said the feed now lives
-)
-
-items = sa.Table(
-    "items", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("guid", sa.Text, nullable=False),
-    sa.Column("link", sa.Text, nullable=False, index=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("summary", sa.Text, nullable=False, default=""),
-    sa.Column("published", UTCDateTime, nullable=False, index=True),
-    sa.Column("first_seen", UTCDateTime, nullable=False, index=True),
-    sa.Column("authors", sa.JSON, nullable=False, default=list),
-    sa.Column("tags", sa.JSON, nullable=False, default=list),
-    sa.Column("content_hash", sa.String(64), nullable=False, index=True),
-    sa.Column("title_key", sa.Text, nullable=False, index=True),
-    # Full text and what it told us (issue 3; awareness/enrich.py): all empty until enriched.
-    sa.Column("fulltext", sa.Text),                 # the linked document's main text, capped
-    sa.Column("pub_type", sa.String(40)),           # guidance, policy paper, consultation, statistics, ...
-    sa.Column("organisation", sa.Text),             # the publisher, when it can be told
-    sa.Column("closes", sa.Date),                   # a consultation's closing date
-    sa.Column("enriched_at", UTCDateTime),          # when enrichment ran (the document is fetched once)
-)
-
-item_sources = sa.Table(
-    "item_sources", metadata,
-    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id", ondelete="CASCADE"), nullable=False, index=True),
-    sa.Column("source_id", sa.String(100), nullable=False),
-    sa.Column("guid", sa.Text, nullable=False),
-    sa.Column("first_seen", UTCDateTime, nullable=False),
-    sa.UniqueConstraint("source_id", "guid", name="uq_item_sources_source_guid"),
-)
-
-matches = sa.Table(
-    "matches", metadata,
-    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("profile_id", sa.String(100), primary_key=True),
-    sa.Column("topic_id", sa.String(100), primary_key=True),
-    sa.Column("score", sa.Float, nullable=False),
-    sa.Column("terms", sa.JSON, nullable=False, default=list),
-    sa.Column("local", sa.Boolean, nullable=False, default=False, server_default=sa.false()),  # issue 4
-)
-
-subscribers = sa.Table(
-    "subscribers", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("profile_id", sa.String(100), nullable=False),
-    sa.Column("email", sa.Text, nullable=False),
-    sa.Column("created", UTCDateTime, nullable=False),
-    sa.Column("origin", sa.String(10), nullable=False, default="yaml", server_default="yaml"),  # yaml | web (confirmed)
-    # issue 15: a random key that the reader's links carry, so a link names this subscriber and no later one
-    sa.Column("key", sa.String(32), nullable=False, default=lambda: secrets.token_urlsafe(16)),
-    sa.UniqueConstraint("profile_id", "email", name="uq_subscribers_profile_email"),
-    sqlite_autoincrement=True,   # issue 15: an id, once deleted, is never given to a newcomer (ledger, tokens)
-)
-
-deliveries = sa.Table(
-    "deliveries", metadata,
-    sa.Column("profile_id", sa.String(100), nullable=False),
-    sa.Column("subscriber_id", sa.Integer, nullable=False),
-    sa.Column("item_id", sa.Integer, nullable=False),
-    sa.Column("sent_at", UTCDateTime, nullable=False),
-    sa.Column("message_id", sa.Text, nullable=False),
-    sa.UniqueConstraint("profile_id", "subscriber_id", "item_id", name="uq_deliveries_once"),
-)
-
-bulletins = sa.Table(
-    "bulletins", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("profile_id", sa.String(100), nullable=False, index=True),
-    sa.Column("subscriber_id", sa.Integer, nullable=False),
-    sa.Column("message_id", sa.Text, nullable=False),
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("item_count", sa.Integer, nullable=False),
-    sa.Column("sent_at", UTCDateTime, nullable=False),
-)
-
-profile_runs = sa.Table(
-    "profile_runs", metadata,
-    sa.Column("profile_id", sa.String(100), primary_key=True),
-    sa.Column("last_complete", UTCDateTime),   # last send run in which every subscriber was served
-    sa.Column("pending_retry", sa.Boolean, nullable=False, default=False),   # a send failed: due until served
-)
-
-# ---- tables of the spiders and full-text work (issue 3) go here
-
-# ---- tables of the matching work (issue 4) go here
-# Queries for these live in awareness/feedback.py.
-
-match_feedback = sa.Table(
-    "match_feedback", metadata,          # a reader's "useful" / "not relevant" on a bulletin item
-    sa.Column("profile_id", sa.String(100), primary_key=True),
-    sa.Column("item_id", sa.Integer, primary_key=True),
-    sa.Column("subscriber_id", sa.Integer, primary_key=True),
-    sa.Column("topic_id", sa.String(100)),
-    sa.Column("verdict", sa.String(20), nullable=False),       # useful | not_relevant
-    sa.Column("at", UTCDateTime, nullable=False),
-)
-
-match_judgements = sa.Table(
-    "match_judgements", metadata,        # a librarian's explicit include / exclude of an item for a topic
-    sa.Column("profile_id", sa.String(100), primary_key=True),
-    sa.Column("topic_id", sa.String(100), primary_key=True),
-    sa.Column("item_id", sa.Integer, primary_key=True),
-    sa.Column("include", sa.Boolean, nullable=False),
-    sa.Column("who", sa.Text, nullable=False),
-    sa.Column("at", UTCDateTime, nullable=False),
-)
-
-# ---- tables of the service work (issue 5) go here
-
-runs = sa.Table(
-    "runs", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("trigger", sa.String(20), nullable=False),        # schedule / cli / web
-    sa.Column("who", sa.Text),
-    sa.Column("profile", sa.String(100)),
-    sa.Column("source", sa.String(100)),
-    sa.Column("started", UTCDateTime, nullable=False, index=True),
-    sa.Column("finished", UTCDateTime),
-    sa.Column("status", sa.String(20), nullable=False, default="running"),
-    sa.Column("sources_fetched", sa.Integer, nullable=False, default=0),
-    sa.Column("sources_failed", sa.Integer, nullable=False, default=0),
-    sa.Column("items_new", sa.Integer, nullable=False, default=0),
-    sa.Column("matches", sa.Integer, nullable=False, default=0),
-    sa.Column("bulletins_sent", sa.Integer, nullable=False, default=0),
-    sa.Column("bulletins_failed", sa.Integer, nullable=False, default=0),
-    sa.Column("errors", sa.JSON, nullable=False, default=list),
-    sa.Column("fetch_errors", sa.JSON, nullable=False, default=dict),   # source id -> error, for metrics
-    sa.Column("holder", sa.String(200)),      # the run lock's holder while it runs: a killed run is told (issue 16)
-    sa.Column("details", sa.JSON),            # per source and per profile: what the run did (issue 16)
-)
-
-scheduler_lock = sa.Table(
-    "scheduler_lock", metadata,
-    sa.Column("name", sa.String(50), primary_key=True),
-    sa.Column("holder", sa.Text, nullable=False),              # host:pid of the `awareness serve` holding it
-    sa.Column("acquired", UTCDateTime, nullable=False),
-    sa.Column("heartbeat", UTCDateTime, nullable=False),
-)
-
-# ---- tables of the web app (issue 6) go here
-# Queries for these live in awareness/users.py, subscriptions.py and web/archive.py.
-
-users = sa.Table(
-    "users", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.Text, nullable=False, unique=True),
-    sa.Column("role", sa.String(20), nullable=False),          # librarian | admin
-    sa.Column("password_hash", sa.Text, nullable=False),      # argon2id
-    sa.Column("created", UTCDateTime, nullable=False),
-)
-
-user_profiles = sa.Table(
-    "user_profiles", metadata,   # issue 15: the profiles a librarian may tune, besides those they own
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("profile_id", sa.String(100), primary_key=True),
-)
-
-web_sessions = sa.Table(
-    "web_sessions", metadata,
-    sa.Column("key_hash", sa.String(64), primary_key=True),   # sha256 of the cookie value, never the value
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("csrf", sa.String(64), nullable=False),
-    sa.Column("created", UTCDateTime, nullable=False),
-    sa.Column("expires", UTCDateTime, nullable=False, index=True),
-)
-
-login_attempts = sa.Table(
-    "login_attempts", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.Text, nullable=False, index=True),
-    sa.Column("client", sa.Text, nullable=False, index=True),  # the client's IP address
-    sa.Column("at", UTCDateTime, nullable=False, index=True),
-    sa.Column("ok", sa.Boolean, nullable=False),
-)
-
-pending_subscriptions = sa.Table(
-    "pending_subscriptions", metadata,
-    sa.Column("ref", sa.String(64), primary_key=True),       # opaque, the only thing the confirm link carries
-    sa.Column("profile_id", sa.String(100), nullable=False),
-    sa.Column("email", sa.Text, nullable=False),
-    sa.Column("topics", sa.JSON, nullable=False, default=list),  # [] = every topic
-    sa.Column("created", UTCDateTime, nullable=False),
-)
-
-confirmation_sends = sa.Table(
-    "confirmation_sends", metadata,   # issue 15: how many confirmation emails went to an address / for a client
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("email_hash", sa.String(64), nullable=False, index=True),   # sha256 of the address, as suppressions
-    sa.Column("client", sa.Text, nullable=False, index=True),
-    sa.Column("at", UTCDateTime, nullable=False, index=True),
-)
-
-suppressions = sa.Table(
-    "suppressions", metadata,
-    sa.Column("profile_id", sa.String(100), primary_key=True),
-    sa.Column("email_hash", sa.String(64), primary_key=True),  # sha256 of the address: no address kept
-    sa.Column("created", UTCDateTime, nullable=False),
-)
-
-subscriber_topics = sa.Table(
-    "subscriber_topics", metadata,
-    sa.Column("subscriber_id", sa.Integer, primary_key=True),
-    sa.Column("topic_id", sa.String(100), primary_key=True),
-)
-
-bulletin_pages = sa.Table(
-    "bulletin_pages", metadata,    # the web version of each bulletin, a snapshot of what was sent
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("profile_id", sa.String(100), nullable=False, index=True),
-    sa.Column("key", sa.String(64), nullable=False, unique=True),   # profile + items: one page per distinct bulletin
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("content", sa.JSON, nullable=False),
-    sa.Column("created", UTCDateTime, nullable=False),
-    sa.Column("first_sent", UTCDateTime),                             # None until a copy was accepted for delivery
-)
-
-
-# ---- tables of the reliability work (issue 8) go here
-# Queries for these live in awareness/refusals.py and lastgood.py.
-
-delivery_refusals = sa.Table(
-    "delivery_refusals", metadata,   # a mail server's permanent 5xx for an item to a subscriber: never resent
-    sa.Column("profile_id", sa.String(100), nullable=False),
-    sa.Column("subscriber_id", sa.Integer, nullable=False),
-    sa.Column("item_id", sa.Integer, nullable=False),
-    sa.Column("refused_at", UTCDateTime, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.UniqueConstraint("profile_id", "subscriber_id", "item_id", name="uq_delivery_refusals_once"),
-)
-
-profile_versions = sa.Table(
-    "profile_versions", metadata,    # the last version of each profile file that validated (awareness/lastgood.py)
-    sa.Column("path", sa.Text, primary_key=True),
-    sa.Column("profile_id", sa.String(100), nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("saved", UTCDateTime, nullable=False),
-)
-
-
-@dataclass
-class SourceState:
-    id: str
-    url: str
-    name: str
-    kind: str
-    etag: str | None
-    last_modified: str | None
-    last_checked: datetime | None
-    last_success: datetime | None
-    last_error: str | None
-    last_warning: str | None
-    consecutive_failures: int
-    next_check: datetime | None
-    retry_until: datetime | None
-    moved_to: str | None = None
-    items: int = 0
-
-    @property
-    def fetch_url(self) -> str:
-        return self.moved_to or self.url
-
-    @property
-    def ok(self) -> bool:
-        return self.consecutive_failures == 0 and self.last_success is not None
-
-
-@dataclass
-class AddResult:
-    new: list[int]          # ids of items never seen before
-    known: int              # already held (same source, or found first elsewhere)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 def email_hash(address: str) -> str:
     """How a suppression names an address without keeping it."""
@@ -378,7 +64,7 @@ def _apply_judgements(conn: Connection, out: dict[int, list[Match]], item_ids: l
                       profile_id: str | None) -> None:
     """A librarian's exclude takes the item out of that topic, an include puts it in, at once:
     every reader of the matches (run, dry run, preview, exports) sees the same decision."""
-    for chunk in _chunks(item_ids, 500):
+    for chunk in in_chunks(item_ids, 500):
         q = sa.select(match_judgements).where(match_judgements.c.item_id.in_(chunk))
         if profile_id is not None:
             q = q.where(match_judgements.c.profile_id == profile_id)
@@ -402,9 +88,7 @@ class Store:
     """Every read and write the pipeline needs, in one place."""
 
     def __init__(self, url: str, *, check_schema: bool = True) -> None:
-        from .migrations import ensure_schema   # new database: create + stamp; old schema: refuse (issue 5)
-
-        self.url = url
+        self.url = url   # a new database is created and stamped; an old schema is refused (issue 5)
         try:
             self.engine = create_engine(url)
             if check_schema:
@@ -507,7 +191,7 @@ class Store:
                 fresh.append(it)
             if not fresh:
                 return result
-            stories = _SameStory(conn, fresh, source_id, now)
+            stories = SameStory(conn, fresh, source_id, now)
             rows: list[dict[str, Any]] = []
             owners: list[int] = []      # per fresh item: a stored id, or -(n + 1) for the n-th new row
             for it in fresh:
@@ -550,7 +234,7 @@ class Store:
     def _with_sources(conn: Connection, rows: Sequence[Any]) -> list[StoredItem]:
         ids = [r.id for r in rows]
         by_item: dict[int, list[str]] = {}
-        for chunk in _chunks(ids, 500):
+        for chunk in in_chunks(ids, 500):
             q = (sa.select(item_sources.c.item_id, item_sources.c.source_id)
                  .where(item_sources.c.item_id.in_(chunk))
                  .order_by(item_sources.c.first_seen, item_sources.c.source_id))
@@ -572,7 +256,7 @@ class Store:
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":   # two runs at once: one replaces after the other (issue 5)
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(727402)"))
-            for chunk in _chunks(list(item_ids), 500):
+            for chunk in in_chunks(list(item_ids), 500):
                 q = matches.delete().where(matches.c.item_id.in_(chunk))
                 if profile_ids is not None:
                     q = q.where(matches.c.profile_id.in_(list(profile_ids)))
@@ -591,7 +275,7 @@ class Store:
         columns = (matches.c.item_id, matches.c.profile_id, matches.c.topic_id, matches.c.score,
                    sa.type_coerce(matches.c.terms, sa.Text), matches.c.local)
         with self.engine.connect() as conn:
-            for chunk in _chunks(ids, 500):
+            for chunk in in_chunks(ids, 500):
                 if conn.dialect.name == "sqlite":
                     where = f"item_id IN ({', '.join('?' * len(chunk))})"
                     params: tuple[Any, ...] = tuple(chunk)
@@ -686,112 +370,6 @@ class Store:
                                     .where(bulletins.c.profile_id == profile_id)).scalar_one())
 
 
-class _SameStory:
-    """Which stored item a new one is the same document as (issue 15: only on positive evidence).
-
-    Two items whose URLs differ are one document only when something shows it:
-    the same canonical link; the same content hash of a real summary, published
-    within days; or, from *another* source, the same title with a near-identical
-    summary within days, or the same title from a feed and a spider (which often
-    carries no summary) within a few days; from the *same* source, the same title
-    only with the same publication date (a site that moved).  A title alone never merges: a source
-    publishes "Statistical release" or "Board papers" every month under the same
-    title, often with no summary, and each is its own document.
-    """
-
-    TITLE_CANDIDATES = 20
-    NEAR = timedelta(days=14)            # same text from two places, published this close: one document
-    PAIR = timedelta(days=3)             # a feed's item and a spider's listing entry of it
-    SAME_DATE = timedelta(hours=24)      # one source listing a dated document again at another URL
-    SUBSTANTIVE = 40                     # characters of summary before its hash says anything
-
-    def __init__(self, conn: Connection, batch: Sequence[Item], source_id: str = "",
-                 now: datetime | None = None) -> None:
-        self.source_id = source_id
-        self.now = now or utcnow()
-        self.kind = conn.execute(sa.select(sources.c.kind).where(sources.c.id == source_id)).scalar() or "feed"
-        self.by_link: dict[str, int] = {}
-        self.by_hash: dict[str, tuple[int, datetime]] = {}
-        self.by_title: dict[str, list[tuple[int, str, datetime]]] = {}
-        self.origins: dict[int, dict[str, str]] = {}     # item id -> its sources and their kinds
-        links = sorted({it.link for it in batch if it.link})
-        hashes = sorted({it.content_hash for it in batch if self._substantive(it)})
-        titles = sorted({it.title_key for it in batch if self._telling(it.title_key)})
-        for chunk in _chunks(links, 500):
-            for key, item_id in conn.execute(sa.select(items.c.link, items.c.id).where(items.c.link.in_(chunk))
-                                             .order_by(items.c.id)):
-                self.by_link.setdefault(key, int(item_id))
-        for chunk in _chunks(hashes, 500):
-            for key, item_id, published in conn.execute(
-                    sa.select(items.c.content_hash, items.c.id, items.c.published)
-                    .where(items.c.content_hash.in_(chunk)).order_by(items.c.id)):
-                self.by_hash.setdefault(key, (int(item_id), published))
-        for chunk in _chunks(titles, 500):
-            for r in conn.execute(sa.select(items.c.id, items.c.title_key, items.c.summary, items.c.published)
-                                  .where(items.c.title_key.in_(chunk)).order_by(items.c.id)):
-                candidates = self.by_title.setdefault(r.title_key, [])
-                if len(candidates) < self.TITLE_CANDIDATES:
-                    candidates.append((int(r.id), r.summary, r.published))
-        ids = sorted({i for cands in self.by_title.values() for i, _, _ in cands})
-        for chunk in _chunks(ids, 500):
-            q = (sa.select(item_sources.c.item_id, item_sources.c.source_id, sources.c.kind)
-                 .select_from(item_sources.outerjoin(sources, sources.c.id == item_sources.c.source_id))
-                 .where(item_sources.c.item_id.in_(chunk)))
-            for item_id, sid, kind in conn.execute(q):
-                self.origins.setdefault(int(item_id), {})[sid] = kind or "feed"
-
-    @staticmethod
-    def _telling(title_key: str) -> bool:
-        return bool(title_key) and len(title_key) >= 12  # "Update", "News" say too little to merge on
-
-    @classmethod
-    def _substantive(cls, it: Item) -> bool:
-        return len(" ".join(it.summary.split())) >= cls.SUBSTANTIVE
-
-    def _close(self, published: datetime | None, it: Item, within: timedelta) -> bool:
-        mine = it.published or self.now
-        return published is not None and abs(published - mine) <= within
-
-    def find(self, it: Item) -> int | None:
-        # items whose link was unusable (javascript:, none) share "" and are not one story
-        if it.link and it.link in self.by_link:
-            return self.by_link[it.link]
-        if self._substantive(it) and it.content_hash in self.by_hash:
-            item_id, published = self.by_hash[it.content_hash]
-            if self._close(published, it, self.NEAR):
-                return item_id
-        if not self._telling(it.title_key):
-            return None
-        b = it.summary[:400].lower()
-        for item_id, summary, published in self.by_title.get(it.title_key, ()):
-            origins = self.origins.get(item_id, {})
-            a = summary[:400].lower()
-            if self.source_id in origins:
-                # The same source, another URL: another document of that title ("Board papers" each
-                # month), unless it carries the very same date (a site that moved, listed again).
-                if it.published is not None and self._close(published, it, self.SAME_DATE) \
-                        and (not a or not b or _similar(a, b, 0.8)):
-                    return item_id
-                continue
-            if a and b:
-                if self._close(published, it, self.NEAR) and _similar(a, b, 0.8):
-                    return item_id
-            elif set(origins.values()) - {self.kind} and self._close(published, it, self.PAIR):
-                return item_id  # a feed and a spider listing saw the same document
-        return None
-
-    def add(self, item_id: int, it: Item) -> None:
-        if it.link:
-            self.by_link.setdefault(it.link, item_id)
-        if self._substantive(it):
-            self.by_hash.setdefault(it.content_hash, (item_id, it.published or self.now))
-        if self._telling(it.title_key):
-            candidates = self.by_title.setdefault(it.title_key, [])
-            if len(candidates) < self.TITLE_CANDIDATES:
-                candidates.append((item_id, it.summary, it.published or self.now))
-            self.origins.setdefault(item_id, {})[self.source_id] = self.kind
-
-
 def _insert_matches(conn: Connection, found: Sequence[Match]) -> None:
     """Many match rows in one executemany.  On SQLite straight to the driver, as SQLAlchemy
     would write them (terms as json.dumps text): its per-row processing was most of the time
@@ -806,14 +384,3 @@ def _insert_matches(conn: Connection, found: Sequence[Match]) -> None:
         "INSERT INTO matches (item_id, profile_id, topic_id, score, terms, local) VALUES (?, ?, ?, ?, ?, ?)",
         [(m.item_id, m.profile_id, m.topic_id, float(m.score), dumps(list(m.terms)), int(bool(m.local)))
          for m in found])
-
-
-def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
-
-
-def _similar(a: str, b: str, at_least: float) -> bool:
-    """SequenceMatcher's ratio() >= at_least, with its cheap upper bounds tried first (same answer)."""
-    m = difflib.SequenceMatcher(None, a, b)
-    return m.real_quick_ratio() >= at_least and m.quick_ratio() >= at_least and m.ratio() >= at_least

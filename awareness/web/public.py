@@ -24,7 +24,7 @@ from ..deliver.transport import open_transport
 from ..core.errors import DeliveryError
 from ..match.feedback import record_feedback
 from ..deliver.sendlimits import may_send_confirmation
-from ..store.store import utcnow
+from ..store.schema import utcnow
 from ..deliver.tokens import BadToken, ExpiredToken
 from .core import Web
 

@@ -25,7 +25,7 @@ from ..store import runlock, runlog
 from ..core.errors import AwarenessError
 from ..judgements import apply_to_preview, list_judgements, undo_judgement
 from ..config.sources import usable_sources
-from ..store.store import item_sources, utcnow
+from ..store.schema import item_sources, utcnow
 from .users import authenticate, end_session, finish_login, reserve_login, start_session
 from . import editor
 from .guard import metrics_refusal

@@ -25,7 +25,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..core.errors import AwarenessError
-from ..store.store import Store, login_attempts, user_profiles, users, utcnow, web_sessions
+from ..store.store import Store
+from ..store.schema import login_attempts, user_profiles, users, utcnow, web_sessions
 
 ROLES = ("librarian", "admin")
 MIN_PASSWORD = 12

@@ -155,7 +155,7 @@ def _link(message: Any, pattern: str) -> str:
 
 
 def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: tuple[Site, str], page: Any) -> None:
-    from awareness.store.store import match_feedback, subscribers
+    from awareness.store.schema import match_feedback, subscribers
 
     site, base = live
     audit = Audit(page, "reader")

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 
 from awareness.deliver import subscriptions
-from awareness.store.store import subscribers, utcnow
+from awareness.store.schema import subscribers, utcnow
 from webworld import Site, site  # noqa: F401 (the fixture)
 
 

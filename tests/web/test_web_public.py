@@ -11,7 +11,8 @@ from email.message import EmailMessage
 
 import sqlalchemy as sa
 
-from awareness.store.store import email_hash, match_feedback, pending_subscriptions, subscribers, suppressions, utcnow
+from awareness.store.store import email_hash
+from awareness.store.schema import match_feedback, pending_subscriptions, subscribers, suppressions, utcnow
 from awareness.deliver.subscriptions import chosen_topics
 from webworld import Site, site  # noqa: F401 (the fixture)
 

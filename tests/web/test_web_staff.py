@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from awareness.cli import main
 from awareness.store.runlog import get_run
-from awareness.store.store import match_judgements, users, web_sessions
+from awareness.store.schema import match_judgements, users, web_sessions
 from webworld import PASSWORD, Site, site  # noqa: F401 (the fixture)
 
 

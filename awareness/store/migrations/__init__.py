@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ...core.errors import AwarenessError
+from ..schema import metadata
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +85,6 @@ def _is_empty(conn: Connection) -> bool:
 
 def ensure_schema(engine: Engine) -> None:
     """Create a new database at the latest revision, or check an existing one is at it."""
-    from ..store import metadata
-
     head = head_revision()
     with engine.connect() as conn:
         existing = set(sa.inspect(conn).get_table_names())

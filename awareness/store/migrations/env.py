@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from ..store import metadata
+from awareness.store.schema import metadata
 
 config = context.config
 connection = config.attributes.get("connection")
