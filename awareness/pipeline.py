@@ -14,39 +14,37 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .config.profiles import cron_trigger, profile_sources
+from .config.settings import Settings
+from .context import Context, open_context
+from .core import logs
+from .core.errors import DeliveryError, ProfileError, SourcesError, UnknownName
+from .core.models import Match, Profile, Source, StoredItem
 from .deliver import archive, refusals
-from .core import diskfull, logs
-from .store import lastgood, locks
+from .deliver.bulletin import Bulletin, Links, Rendered, build_bulletin
+from .deliver.personalise import LinkPersonaliser
+from .deliver.subscriptions import chosen_topics, subscriber_key, subscriber_keys
+from .deliver.transport import Transport, build_message, open_transport, send_with_retry
+from .gather import feeds
+from .gather.crawl import crawl_into_store
+from .gather.due import due_sources
+from .gather.enrich import enrich_new_items, for_matching
+from .gather.feeds import GatherReport
+from .gather.progress import GatherProgress
 from .match import matchpool
-from .gather import parsepool
-from .deliver.bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .match.feedback import matcher_for
 from .match.place import local_finders
-from .config.settings import Settings
-from .gather.crawl import crawl_due
-from .gather.enrich import enrich_new_items, for_matching
-from .deliver.transport import Transport, build_message, open_transport, send_with_retry
-from .core.errors import DeliveryError, ProfileError, SourceError, SourcesError, UnknownName
-from .gather.fetch import FetchRequest, fetch_all
-from .core.models import FetchResult, Match, Profile, Source, StoredItem
-from .gather.parse import ParsedFeed, parse_feed
-from .deliver.personalise import LinkPersonaliser
-from .config.profiles import check_profiles, cron_trigger, profile_sources
-from .gather.progress import GatherProgress
-from .config.sources import load_sources, usable_sources  # noqa: F401 - load_sources: kept for callers
-from .store.store import Store
+from .store import locks
 from .store.schema import utcnow
-from .deliver.subscriptions import chosen_topics, subscriber_key, subscriber_keys
-from .deliver.tokens import Signer
+
+__all__ = ["Context", "GatherReport", "open_context"]   # the run's shapes, where a reader of the run meets them
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +53,6 @@ STOP = threading.Event()
 
 
 # ---------------------------------------------------------------- reports
-
-@dataclass
-class GatherReport:
-    sources: int = 0
-    fetched: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    new_items: int = 0
-    errors: dict[str, str] = field(default_factory=dict)   # source id -> what went wrong
-    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)   # source id -> outcome, new, error
-
 
 @dataclass
 class ProfileReport:
@@ -98,189 +85,41 @@ class RunReport:
         return not self.profile_errors and not any(p.failed or p.crashed for p in self.profiles)
 
 
-# ---------------------------------------------------------------- context
-
-@dataclass
-class Context:
-    """What every stage needs, loaded once per command."""
-
-    settings: Settings
-    store: Store
-    sources: list[Source]
-    profiles: list[Profile]
-    composer: Composer
-    signer: Signer
-    profile_errors: list[ProfileError] = field(default_factory=list)   # bad files, skipped this run
-    source_problems: list[SourcesError] = field(default_factory=list)  # bad sources.yaml entries, skipped
-
-    @property
-    def source_names(self) -> dict[str, str]:
-        return {s.id: s.label for s in self.sources}
-
-    def profile(self, profile_id: str) -> Profile:
-        for p in self.profiles:
-            if p.id == profile_id:
-                return p
-        known = ", ".join(p.id for p in self.profiles) or "none"
-        raise UnknownName(f"no profile '{profile_id}' in {self.settings.profiles} (profiles: {known})")
-
-    def close(self) -> None:
-        self.store.close()
-
-
-def open_context(settings: Settings, *, template_dirs: list[Path] | None = None) -> Context:
-    """Load sources and profiles and open the store.
-
-    A profile with errors is reported and left out; the other teams' bulletins
-    still go.  Likewise a bad entry in sources.yaml (malformed, or a private
-    address the fetch guard refuses) is reported and the other sources are
-    gathered; only a sources.yaml that cannot be read at all stops everything.
-    """
-    sources, source_problems = usable_sources(settings.sources, fetch_allow=settings.fetch_allow)
-    for skipped in source_problems:
-        logger.error("source skipped: %s", skipped)
-    if not settings.profiles.is_dir():
-        raise ProfileError(str(settings.profiles), None, "the profiles folder does not exist; "
-                           "create it and add one YAML file per team (see README)")
-    profiles, problems = check_profiles([settings.profiles], sources)
-    profiles = [p if "timezone" in p.model_fields_set else p.model_copy(update={"timezone": settings.timezone})
-                for p in profiles]   # the config's default time zone (issue 5)
-    for problem in problems:
-        logger.error("profile skipped: %s", problem)
-    store = Store(settings.database_url)
-    store.sync_sources(sources)
-    profiles, problems = lastgood.keep_last_good(store, profiles, problems, sources,   # a broken edit keeps
-                                                 default_timezone=settings.timezone)  # the last good version
-    return Context(settings=settings, store=store, sources=sources, profiles=profiles,
-                   composer=Composer(template_dirs), signer=Signer(settings.ensure_secret_key()),
-                   profile_errors=problems, source_problems=source_problems)
-
-
 # ---------------------------------------------------------------- gather
 
 def refresh_due(ctx: Context, *, now: datetime | None = None, force: bool = False,
                 only: list[str] | None = None, progress: GatherProgress | None = None) -> GatherReport:
     """Refresh feed sources whose next check has come (all of them with force, bar Retry-After)."""
     now = now or utcnow()
-    states = {s.id: s for s in ctx.store.source_states()}
-    due = []
-    for source in ctx.sources:
-        if only is not None and source.id not in only:
-            continue
-        if source.kind != "feed":
-            logger.debug("%s is a %s source; spider sources are not gathered by the feed reader", source.id,
-                         source.kind)
-            continue
-        state = states.get(source.id)
-        if state and state.retry_until and state.retry_until > now:
-            logger.info("%s asked us to wait until %s (Retry-After); skipped", source.id, state.retry_until)
-            continue
-        if force or state is None or state.next_check is None or state.next_check <= now:
-            due.append(source)
-    return refresh_sources(ctx, due, now=now, progress=progress)
+    chosen = due_sources(ctx.sources, ctx.store.source_states(), now, kind="feed", force=force, only=only)
+    return refresh_sources(ctx, chosen, now=now, progress=progress)
 
 
 def refresh_sources(ctx: Context, chosen: list[Source], *, now: datetime | None = None,
                     progress: GatherProgress | None = None) -> GatherReport:
-    """Fetch, parse and store each source; a failing source never stops the others."""
+    """Fetch, parse and store each of these feeds; a failing source never stops the others."""
+    return feeds.refresh_sources(ctx.store, ctx.settings, chosen, now=now, progress=progress)
+
+
+def crawl_due(ctx: Context, *, now: datetime | None = None, force: bool = False, only: list[str] | None = None,
+              report: GatherReport | None = None) -> GatherReport:
+    """Crawl the spider sources that are due (all of them with force, bar Retry-After)."""
     now = now or utcnow()
-    report = GatherReport(sources=len(chosen))
-    if not chosen:
-        return report
-    states = {s.id: s for s in ctx.store.source_states(s.id for s in chosen)}
-    by_id = {s.id: s for s in chosen}
-    requests = [FetchRequest(source_id=s.id, url=states[s.id].fetch_url, etag=states[s.id].etag,
-                             last_modified=states[s.id].last_modified) for s in chosen]
-    progress = progress or GatherProgress(len(requests))
-    pool = parsepool.open_pool(len(requests))    # parse on the other cores while fetching (issue 7)
-    parsing: dict[Future[Any], tuple[FetchRequest, FetchResult]] = {}
-    disk_full: list[BaseException] = []        # the disk, not the source, is at fault: raised at the end
-
-    def handle(request: FetchRequest, result: FetchResult | Exception) -> None:
-        if pool is not None and isinstance(result, FetchResult) and not result.not_modified:
-            parsing[pool.submit(parsepool.parse_job, request.source_id, result.final_url or result.url,
-                                result.content or b"", result.content_type, now)] = (request, result)
-            drain([f for f in parsing if f.done()])
-            return
-        finish(request, result, None)
-
-    def drain(futures: Iterable[Future[Any]]) -> None:
-        for future in futures:
-            request, result = parsing.pop(future)
-            finish(request, result, future.result())
-
-    def finish(request: FetchRequest, result: FetchResult | Exception,
-               parsed: ParsedFeed | parsepool.Failed | None) -> None:
-        source = by_id[request.source_id]
-        try:
-            if isinstance(result, Exception):
-                raise result
-            new = _store_result(ctx, source, result, now=now, report=report, parsed=parsed)
-        except SourceError as e:
-            _note_failure(ctx, source, e.problem, now, report, e.retry_after, e.permanent)
-            progress.source_done(source.id, error=e.problem)
-            logs.source_fetched(source.id, outcome="failed", error=e.problem)
-        except Exception as e:  # one bad source must never stop the others
-            if diskfull.is_disk_full(e):
-                disk_full.append(e)         # nothing stored, the source's state untouched: fetched again next run
-                return
-            logger.exception("unexpected error while storing %s", source.id)
-            message = f"internal error: {type(e).__name__}: {e}"
-            _note_failure(ctx, source, message, now, report)
-            progress.source_done(source.id, error=message)
-            logs.source_fetched(source.id, outcome="failed", error=message)
-        else:
-            report.outcomes[source.id] = {"outcome": "unchanged" if result.not_modified else "ok", "new": new}
-            progress.source_done(source.id, new=new, unchanged=result.not_modified)
-            logs.source_fetched(source.id, outcome="unchanged" if result.not_modified else "ok", new=new,
-                                duration_s=result.elapsed_s)
-
-    try:
-        fetch_all(requests, ctx.settings, on_result=handle)
-        drain(as_completed(list(parsing)))
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        progress.close()
-    if disk_full:
-        raise disk_full[0]
-    return report
+    chosen = due_sources(ctx.sources, ctx.store.source_states(), now, kind="spider", force=force, only=only)
+    return crawl_into_store(ctx.store, ctx.settings, chosen, now=now, report=report)
 
 
-def _note_failure(ctx: Context, source: Source, message: str, now: datetime, report: GatherReport,
-                  retry_after: float | None = None, permanent: bool = False) -> None:
-    """Record the error on the source; the next check backs off, earlier items stay."""
-    report.failed += 1
-    report.errors[source.id] = message
-    report.outcomes[source.id] = {"outcome": "failed", "new": 0, "error": message}
-    ctx.store.record_failure(source.id, now=now, every=source.every, error=message,
-                             retry_after=retry_after, permanent=permanent)
-
-
-def _store_result(ctx: Context, source: Source, result: FetchResult, *, now: datetime,
-                  report: GatherReport, parsed: ParsedFeed | parsepool.Failed | None = None) -> int:
-    moved = result.final_url if result.permanent_redirect and result.final_url else None
-    if moved:
-        logger.info("%s has moved permanently to %s; update sources.yaml when convenient", source.id, moved)
-    if result.not_modified:
-        report.unchanged += 1
-        ctx.store.record_success(source.id, now=now, every=source.every, etag=None, last_modified=None,
-                                 new_url=moved, unchanged=True)   # a 304 keeps the warning of the body it stands for
-        return 0
-    if isinstance(parsed, parsepool.Failed):   # parsed in a worker process
-        raise parsed.error(source.id, result.final_url or result.url)
-    if parsed is None:
-        parsed = parse_feed(source.id, result.final_url or result.url, result.content or b"",
-                            content_type=result.content_type, now=now)
-    for warning in parsed.warnings:
-        logger.info("%s: %s", source.id, warning)
-    added = ctx.store.add_items(source.id, parsed.items, now=now)
-    ctx.store.record_success(source.id, now=now, every=source.every, etag=result.etag,
-                             last_modified=result.last_modified, new_url=moved,
-                             warning="; ".join(parsed.warnings) or None)
-    report.fetched += 1
-    report.new_items += len(added.new)
-    return len(added.new)
+def gather(ctx: Context, chosen: list[Source], *, now: datetime | None = None,
+           progress: GatherProgress | None = None) -> GatherReport:
+    """Fetch these feeds, crawl these spiders, enrich what is new (the scheduler's gathering)."""
+    now = now or utcnow()
+    gathered = refresh_sources(ctx, [s for s in chosen if s.kind == "feed"], now=now, progress=progress)
+    spiders = [s for s in chosen if s.kind == "spider"]
+    if spiders and not STOP.is_set():
+        crawl_into_store(ctx.store, ctx.settings, spiders, now=now, report=gathered)
+    if chosen and not STOP.is_set():
+        enrich_new_items(ctx.store, ctx.settings, now=now)
+    return gathered
 
 
 # ---------------------------------------------------------------- match

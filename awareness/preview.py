@@ -28,7 +28,7 @@ from .config.profiles import profile_sources
 from .store.schema import deliveries, utcnow
 
 if TYPE_CHECKING:
-    from .pipeline import Context
+    from .context import Context
 
 NEAR_MISS_MARGIN = 0.10     # how far under the threshold still counts as a near-miss
 NEAR_MISS_LIMIT = 10        # per topic, the closest first

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from awareness.gather import fulltext, pubinfo
 from awareness.config.settings import Settings
-from awareness.gather.crawl import crawl_due, override_settings
+from awareness.gather.crawl import override_settings
 from awareness.gather.enrich import enrich_new_items
 from awareness.gather.normalise import normalise
-from awareness.pipeline import match_recent, open_context
+from awareness.pipeline import crawl_due, match_recent, open_context
 from awareness.store.store import Store
 from awareness.store.schema import items
 from servers import LoopbackHTTPServer, Route

@@ -13,6 +13,7 @@ import time_machine
 
 from awareness.core import logs
 from awareness import pipeline
+from awareness.config.sources import load_sources
 from awareness.store import runlog
 from awareness.deliver.health_summary import send_summaries, summarise
 from awareness.service.metrics import render_metrics
@@ -98,7 +99,7 @@ def test_the_owner_hears_about_failing_and_quiet_sources(world: World) -> None:
     now = utcnow()
     store = Store(world.database_url)
     try:
-        store.sync_sources(pipeline.load_sources(world.dir / "sources.yaml"))
+        store.sync_sources(load_sources(world.dir / "sources.yaml"))
         for week in range(2, 6):      # the quiet journal used to publish five items a week
             at = now - timedelta(weeks=week)
             store.add_items("quiet", [normalise("quiet", guid=f"q{week}-{i}", link=f"https://example.org/q/{week}/{i}",

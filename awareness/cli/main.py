@@ -485,7 +485,7 @@ def demo(keep_db: bool, port: int) -> None:
 def crawl(obj: _Obj, source_ids: tuple[str, ...], force: bool) -> None:
     """Run the spiders for sites without feeds (the named sources now, or those due), then read thin items' full text."""
     from .. import pipeline
-    from ..gather.crawl import crawl_due
+
     from ..gather.enrich import enrich_new_items
 
     ctx = pipeline.open_context(obj.settings)
@@ -495,7 +495,7 @@ def crawl(obj: _Obj, source_ids: tuple[str, ...], force: bool) -> None:
             if sid not in spiders:
                 known = ", ".join(sorted(spiders)) or "none"
                 raise UnknownName(f"'{sid}' is not a spider source in {obj.settings.sources} (spider sources: {known})")
-        report = crawl_due(ctx, force=force or bool(source_ids), only=list(source_ids) or None)
+        report = pipeline.crawl_due(ctx, force=force or bool(source_ids), only=list(source_ids) or None)
         enriched = enrich_new_items(ctx.store, ctx.settings)
         states = {s.id: s for s in ctx.store.source_states(spiders)}
     finally:

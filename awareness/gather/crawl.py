@@ -25,6 +25,7 @@ from typing import Any, Iterator, Sequence
 
 import sqlalchemy as sa
 
+from .feeds import GatherReport
 from ..config.settings import Settings
 from ..core.models import Source
 from ..config.spider_config import spider_settings
@@ -64,31 +65,9 @@ def override_settings(**values: Any) -> Iterator[None]:
 
 # ------------------------------------------------------------------ parent side
 
-def crawl_due(ctx: Any, *, now: datetime | None = None, force: bool = False, only: Sequence[str] | None = None,
-              report: Any = None) -> Any:
-    """Crawl the spider sources that are due (all of them with force, bar Retry-After); returns a GatherReport."""
-    from ..pipeline import GatherReport
-
-    now = now or utcnow()
-    report = report if report is not None else GatherReport()
-    states = {s.id: s for s in ctx.store.source_states()}
-    due = []
-    for source in ctx.sources:
-        if source.kind != "spider" or (only is not None and source.id not in only):
-            continue
-        state = states.get(source.id)
-        if state and state.retry_until and state.retry_until > now:
-            continue
-        if force or state is None or state.next_check is None or state.next_check <= now:
-            due.append(source)
-    return crawl_into_store(ctx.store, ctx.settings, due, now=now, report=report)
-
-
 def crawl_into_store(store: Store, settings: Settings, chosen: Sequence[Source], *, now: datetime | None = None,
-                     report: Any = None) -> Any:
-    """Crawl these spider sources and record each one's health on the store."""
-    from ..pipeline import GatherReport
-
+                     report: GatherReport | None = None) -> GatherReport:
+    """Crawl these spider sources and record each one's health on the store (into ``report``, if given)."""
     now = now or utcnow()
     report = report if report is not None else GatherReport()
     if not chosen:

@@ -34,17 +34,19 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ..store import lastgood, locks, runlock, runlog
 from .. import pipeline
-from ..deliver.bulletin import Composer
+from ..config.profiles import cron_trigger, profile_sources
 from ..config.settings import Settings
-from ..core.errors import AwarenessError
+from ..context import Context
 from ..core.models import Profile, Source
-from ..config.profiles import check_profiles, cron_trigger, profile_sources
-from ..config.sources import usable_sources
-from ..store.store import Store
-from ..store.schema import utcnow
+from ..deliver.bulletin import Composer
+from ..deliver.health_summary import send_summaries
 from ..deliver.tokens import Signer
+from ..gather.due import due_sources
+from ..gather.feeds import GatherReport
+from ..store import lastgood, locks, runlock, runlog
+from ..store.schema import utcnow
+from ..store.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -190,39 +192,26 @@ class Scheduler:
     def reload(self) -> None:
         """Read the files again; keep the last good version of anything that no longer validates."""
         self._files = self._file_state()
+        in_force = lastgood.load_in_force(self.settings, self.store, keep_sources=self.sources)
         problems: list[str] = []
-        try:
-            sources, skipped = usable_sources(self.settings.sources, fetch_allow=self.settings.fetch_allow)
-        except AwarenessError as e:
-            sources = self.sources
-            problems.append(f"{e} (kept the previous sources.yaml)" if sources else str(e))
+        if in_force.sources_error is not None:
+            e = in_force.sources_error
+            problems.append(f"{e} (kept the previous sources.yaml)" if in_force.sources else str(e))
         else:
-            problems.extend(str(e) for e in skipped)   # one bad entry: the others are still gathered
-            self.source_problems = skipped
-            self.store.sync_sources(sources)
-        self.sources = sources
-        profiles: dict[str, Profile] = {}
-        if self.settings.profiles.is_dir():
-            good, bad = check_profiles([self.settings.profiles], sources)
-            # The last good version lives in the database (lastgood.py), so it survives a restart too.
-            in_force, _ = lastgood.keep_last_good(self.store, good, bad, sources,
-                                                  default_timezone=self.settings.timezone)
-            profiles = {p.path: self._with_timezone(p) for p in in_force}
-            restored = {p.path: p for p in in_force[len(good):]}
-            for error in bad:
-                kept = restored.get(error.path)
-                problems.append(f"{error} (kept the last good version of {kept.id})" if kept else str(error))
-        else:
-            problems.append(f"{self.settings.profiles}: the profiles folder does not exist")
+            problems.extend(str(e) for e in in_force.source_problems)   # one bad entry: the others are gathered
+            self.source_problems = in_force.source_problems
+            self.store.sync_sources(in_force.sources)
+        self.sources = in_force.sources
+        # The last good version lives in the database (lastgood.py), so it survives a restart too.
+        profiles = {p.path: p for p in in_force.profiles}
+        restored = {p.path: p for p in in_force.restored}
+        for error in in_force.profile_errors:
+            kept = restored.get(error.path)
+            problems.append(f"{error} (kept the last good version of {kept.id})" if kept else str(error))
         self.profiles = profiles
         self.problems = problems
         self._report(problems)
         self._sync_jobs()
-
-    def _with_timezone(self, profile: Profile) -> Profile:
-        if "timezone" in profile.model_fields_set:
-            return profile
-        return profile.model_copy(update={"timezone": self.settings.timezone})
 
     def _report(self, problems: list[str]) -> None:
         """Every new problem is logged and put in the run history, once: never a silent stop."""
@@ -267,32 +256,20 @@ class Scheduler:
 
     # ------------------------------------------------------------ the work
 
-    def context(self) -> pipeline.Context:
-        return pipeline.Context(settings=self.settings, store=self.store, sources=list(self.sources),
+    def context(self) -> Context:
+        return Context(settings=self.settings, store=self.store, sources=list(self.sources),
                                 profiles=list(self.profiles.values()), composer=self.composer, signer=self.signer,
                                 source_problems=list(self.source_problems))
 
     def profile(self, profile_id: str) -> Profile | None:
         return next((p for p in self.profiles.values() if p.id == profile_id), None)
 
-    def _gather(self, ctx: pipeline.Context, chosen: list[Source], now: Any) -> pipeline.GatherReport:
+    def _gather(self, ctx: Context, chosen: list[Source], now: Any) -> GatherReport:
         """Fetch these feeds, crawl these spiders, enrich what is new: the same stages as `awareness run`."""
-        from ..gather.crawl import crawl_into_store
-        from ..gather.enrich import enrich_new_items
-
-        gathered = pipeline.refresh_sources(ctx, [s for s in chosen if s.kind == "feed"], now=now,
-                                            progress=_Silent())  # type: ignore[arg-type]
-        spiders = [s for s in chosen if s.kind == "spider"]
-        if spiders and not pipeline.STOP.is_set():
-            crawl_into_store(self.store, self.settings, spiders, now=now, report=gathered)
-        if chosen and not pipeline.STOP.is_set():
-            enrich_new_items(self.store, self.settings, now=now)
-        return gathered
+        return pipeline.gather(ctx, chosen, now=now, progress=_Silent())  # type: ignore[arg-type]
 
     def _due_sources(self, only: list[str] | None = None) -> list[Source]:
-        now = utcnow()
-        states = {s.id: s for s in self.store.source_states()}
-        return [s for s in self.sources if (only is None or s.id in only) and _due(states.get(s.id), now)]
+        return due_sources(self.sources, self.store.source_states(), utcnow(), only=only)
 
     def gather_due(self) -> None:
         """Fetch the sources whose interval has come round; a run is recorded only if any was due."""
@@ -358,18 +335,8 @@ class Scheduler:
 
     def send_health_summaries(self) -> None:
         """The weekly job: owners' source-health emails, and old run history pruned."""
-        from ..deliver.health_summary import send_summaries
-
         send_summaries(self.context())
         runlog.prune(self.store)
-
-
-def _due(state: Any, now: Any) -> bool:
-    if state is None or state.next_check is None:
-        return True
-    if state.retry_until and state.retry_until > now:
-        return False
-    return bool(state.next_check <= now)
 
 
 class _Silent:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.models import Profile
-from ..pipeline import Context
+from ..context import Context
 from ..config.profiles import check_profiles
 
 HISTORY = ".history"

@@ -21,7 +21,7 @@ from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from ..deliver.archive import ArchivedBulletin
 from ..deliver.bulletin import build_bulletin, safe_url, shorten
 from ..core.models import Profile
-from ..pipeline import Context
+from ..context import Context
 from ..config.profiles import profile_sources
 
 ATOM_DAYS = 30
