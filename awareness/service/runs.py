@@ -1,9 +1,9 @@
-"""Runs as a service: recorded runs (CLI, web, schedule) and `awareness serve`.
+"""Recorded runs, whoever starts them (the CLI, the web's admin, the schedule).
 
 Every run goes through ``run_recorded`` so that it leaves a row in the run
-history whatever triggers it.  ``serve`` holds the one-scheduler-per-database
-lock, runs the scheduler, serves the web app when it is installed, and on
-SIGTERM lets the message being sent finish before it stops.
+history whatever triggers it; SIGTERM lets the message being sent finish.
+(`awareness serve`, which runs the scheduler beside the web app, is cli/serve.py:
+the service never imports the web.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import logging
 import signal
-import sys
 import threading
 from typing import Any
 
@@ -19,7 +18,6 @@ from .. import pipeline
 from ..store import runlock, runlog
 from ..config.settings import Settings
 from ..core.errors import UnknownName
-from ..store.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -144,65 +142,3 @@ def _on_sigterm(also: Any = None) -> Any:
             also()
 
     return signal.signal(signal.SIGTERM, handler)
-
-
-# ---------------------------------------------------------------- serve
-
-def _web_app(settings: Settings) -> Any:
-    """The web app when it is part of this installation, else None (the scheduler runs alone)."""
-    try:
-        from ..web import create_app  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return create_app(settings)
-
-
-def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """`awareness serve`: the scheduler, plus the web app when present, until SIGTERM or Ctrl-C."""
-    from ..core import logs
-    from ..store.locks import SchedulerLock
-    from .scheduler import Scheduler
-
-    logs.configure(settings.log_format, logging.getLogger().level or logging.INFO)
-    store = Store(settings.database_url)
-    lock = SchedulerLock(store)
-    try:
-        lock.acquire()
-    except BaseException:
-        store.close()
-        raise
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            return
-        logger.info("%s: finishing the work in progress, then stopping", signal.Signals(signum).name)
-        pipeline.STOP.set()
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    scheduler = Scheduler(settings, store)
-    try:
-        scheduler.start()
-        app = _web_app(settings)
-        if app is not None and not stop.is_set():
-            import uvicorn
-
-            from ..web.serving import server_options
-
-            logger.info("serving the web app on http://%s:%d", host, port)
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
-                                                   **server_options(settings)))
-            server.run()   # returns on SIGTERM / SIGINT (uvicorn handles them while it runs)
-        else:
-            logger.info("the web app is not installed; running the scheduler alone")
-            while not stop.wait(1.0):
-                pass
-    finally:
-        pipeline.STOP.set()
-        scheduler.shutdown()
-        lock.release()
-        store.close()
-        logger.info("stopped")
-        sys.stderr.flush()

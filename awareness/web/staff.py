@@ -30,6 +30,10 @@ from .users import authenticate, end_session, finish_login, reserve_login, start
 from . import editor
 from .guard import metrics_refusal
 from .core import CSRF_COOKIE, SESSION_COOKIE, Web, see_other
+from ..match.feedback import feedback_summary, record_judgement
+from ..preview import preview_profile
+from ..service.runs import dry_run, trigger_run
+from ..service.metrics import CONTENT_TYPE, render_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +116,6 @@ def routes(web: Web) -> list[Route]:
     async def librarian_profile(request: Request) -> Response:
         _, profile = web.require_profile(request, request.path_params["profile_id"])
         ctx = web.context()
-        from ..match.feedback import feedback_summary
-        from ..preview import preview_profile
         preview = await run_in_threadpool(preview_profile, ctx, profile)
         judged = list_judgements(web.store, profile)
         preview = apply_to_preview(preview, judged)       # exclude / include show at once
@@ -134,7 +136,6 @@ def routes(web: Web) -> list[Route]:
         if topic_id not in {t.id for t in profile.topics}:
             raise HTTPException(400, "That topic is not in this profile.")
         include = form.get("verdict") == "include"
-        from ..match.feedback import record_judgement
         record_judgement(web.store, profile_id=profile.id, topic_id=topic_id, item_id=item_id, include=include,
                          who=user.email)
         return see_other(f"/librarian/{profile.id}?judged={item_id}#item-{item_id}-{topic_id}")
@@ -193,7 +194,6 @@ def routes(web: Web) -> list[Route]:
             counts = {p.id: subscriptions.subscriber_count(web.store, p) for p in chosen}
             return web.render(request, "admin_confirm.html.j2", profile=target, chosen=chosen, counts=counts,
                               report=None)
-        from ..service.runs import dry_run, trigger_run
         try:
             if choice == "dry-run":
                 report = await run_in_threadpool(lambda: dry_run(web.settings, force=True, profile=profile,
@@ -242,7 +242,6 @@ def routes(web: Web) -> list[Route]:
             return JSONResponse({"error": f"no profile '{profile}'"}, status_code=404)
         if source is not None and source not in {s.id for s in ctx.sources}:
             return JSONResponse({"error": f"no source '{source}'"}, status_code=404)
-        from ..service.runs import trigger_run
         try:
             run_id = await run_in_threadpool(lambda: trigger_run(web.settings, profile=profile, source=source,
                                                                  trigger="web", who="admin API"))
@@ -258,7 +257,6 @@ def routes(web: Web) -> list[Route]:
         return JSONResponse({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
-        from ..service.metrics import CONTENT_TYPE, render_metrics
         refused = metrics_refusal(web.settings, request)   # a token, or this host only (issue 15)
         if refused is not None:
             return refused

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from awareness import cli, pipeline
+from awareness import pipeline
+from awareness.cli import run as cli_run
 from awareness.deliver import refusals
 from relworld import NOW, World, frail, make_world, rss, text_of
 from servers import LoopbackHTTPServer, Route
@@ -107,7 +108,7 @@ def test_a_4xx_recipient_is_retried_and_a_5xx_recipient_is_marked_reported_and_n
         assert handler.rcpt_attempts["carol@example.org"] == 3, "carol's 4xx was retried until it cleared"
         assert handler.rcpt_attempts["dave@example.org"] == 1, "dave's 5xx was not retried"
         assert not report.ok and profile.sent == 4 and profile.failed == 1 and profile.refused == 1
-        summary = cli._failure_summary(report.profiles)
+        summary = cli_run._failure_summary(report.profiles)
         assert "refused for good" in summary and "will retry" not in summary, "the admin is not told it retries"
         (error,) = profile.errors
         assert error.startswith("dave@example.org: ") and "550 5.1.1" in error and "permanent" in error

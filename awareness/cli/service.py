@@ -1,0 +1,102 @@
+"""`awareness serve`, `reload`, `runs` and `db`: running as a service."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..core.errors import UnknownName
+from ..service.scheduler import request_reload
+from ..store import runlog
+from ..store.migrations import upgrade
+from ..store.store import Store
+from .base import Obj, friendly
+from .serve import serve_forever
+
+
+# ------------------------------------------------------------------ service: serve, reload, runs, db (issue 5)
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address for the web app.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for the web app.")
+@click.pass_obj
+@friendly
+def serve(obj: Obj, host: str, port: int) -> None:
+    """Run the service: the scheduler (sources polled, bulletins on schedule) plus the web app when present."""
+    serve_forever(obj.settings, host=host, port=port)
+
+
+@click.command()
+@click.pass_obj
+@friendly
+def reload(obj: Obj) -> None:
+    """Ask the running `awareness serve` to re-read sources.yaml and profiles/ now."""
+    store = Store(obj.settings.database_url)
+    try:
+        request_reload(store)
+    finally:
+        store.close()
+    click.echo(f"Asked the scheduler to reload; it does within {obj.settings.watch_interval} s "
+               "(problems are logged and shown by `awareness runs`).")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--last", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
+@click.pass_context
+@friendly
+def runs(click_ctx: click.Context, last: int, as_json: bool) -> None:
+    """The run history: every scheduled and ad hoc run, newest first."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+
+    store = Store(click_ctx.obj.settings.database_url)
+    try:
+        records = runlog.list_runs(store, last)
+    finally:
+        store.close()
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record.as_json(), ensure_ascii=False))
+    else:
+        click.echo(runlog.format_table(records, click_ctx.obj.settings.timezone))
+
+
+@runs.command("show")
+@click.argument("run_id", type=int, metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+@click.pass_obj
+@friendly
+def runs_show(obj: Obj, run_id: int, as_json: bool) -> None:
+    """Everything recorded about one run."""
+    store = Store(obj.settings.database_url)
+    try:
+        record = runlog.get_run(store, run_id)
+    finally:
+        store.close()
+    if record is None:
+        raise UnknownName(f"no run {run_id} (see `awareness runs`)")
+    click.echo(json.dumps({**record.as_json(), "details": record.details}, ensure_ascii=False) if as_json
+               else runlog.format_details(record, obj.settings.timezone))
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@friendly
+def db_upgrade(obj: Obj) -> None:
+    """Bring the database schema up to date (back it up first)."""
+    store = Store(obj.settings.database_url, check_schema=False)
+    try:
+        before, after = upgrade(store.engine)
+    finally:
+        store.close()
+    if before == after:
+        click.echo(f"The database is up to date (schema revision {after}).")
+    else:
+        click.echo(f"Upgraded the database from schema revision {before or 'none (new database)'} to {after}.")
