@@ -16,7 +16,7 @@ from awareness import pipeline
 from awareness.config.sources import load_sources
 from awareness.store import runlog
 from awareness.deliver.health_summary import send_summaries, summarise
-from awareness.service.metrics import render_metrics
+from awareness.store.metrics import render_metrics
 from awareness.gather.normalise import normalise
 from awareness.service.scheduler import Scheduler
 from awareness.store.store import Store

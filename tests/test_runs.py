@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from awareness.deliver import health_summary
 from awareness import pipeline
 from awareness.store import runlog
-from awareness.service.metrics import render_metrics
+from awareness.store.metrics import render_metrics
 from awareness.store.schema import subscribers, utcnow
 from runs_world import GOOD, MALFORMED, REFUSED, SECRET, RunsWorld, make_runs_world
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route, _Collector

@@ -19,7 +19,7 @@ import pytest
 from awareness import pipeline
 from awareness.config.settings import Settings, load_settings
 from awareness.store.store import Store
-from awareness.web.users import add_user
+from awareness.store.users import add_user
 from awareness.web import create_app
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from worlds import rss as feed

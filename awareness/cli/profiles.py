@@ -15,10 +15,9 @@ from ..config.profiles import load_profile
 from ..config.sources import check_sources
 from ..core.errors import ProfileError
 from ..match import evaluate as evaluation
-from ..match.labels_export import labelled_lines
 from ..preview import diff_profiles, format_diff
 from ..preview import format_preview, preview_profile
-from ..store.store import Store
+from ..service import admin
 from .base import Obj, friendly
 
 
@@ -107,11 +106,7 @@ def profiles_preview(obj: Obj, profile_ref: str, days: int | None, as_json: bool
 def profiles_export_labels(obj: Obj, profile_ref: str, out_path: Path | None) -> None:
     """Readers' feedback and your include / exclude decisions as labelled JSONL that `evaluate` reads."""
     profile = _profile_arg(obj, profile_ref)
-    store = Store(obj.settings.database_url)
-    try:
-        lines = list(labelled_lines(store, profile.id))
-    finally:
-        store.close()
+    lines = admin.labels(obj.settings, profile.id)
     text = "".join(line + "\n" for line in lines)
     if out_path is None:
         click.echo(text, nl=False)

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 import click
 
 from .. import pipeline
 from ..config.settings import Settings
-from ..core.errors import UnknownName
-from ..gather.enrich import enrich_new_items
+from ..service import admin
 from ..service import runs as service
-from ..store import runlock
-from ..store.schema import utcnow
-from ..store.store import Store
 from .base import Obj, friendly
 
 
@@ -150,20 +145,12 @@ def send(obj: Obj, force: bool, dry_run: bool, profile_id: str | None, as_html: 
 @friendly
 def gather(obj: Obj, force: bool, source_id: str | None) -> None:
     """Fetch due sources and store new items (no matching, no email)."""
-    ctx = pipeline.open_context(obj.settings)
-    try:
-        lock = runlock.acquire(ctx.store)   # never two runs gathering at once (issue 16)
-        try:
-            report = pipeline.refresh_due(ctx, force=force, only=[source_id] if source_id else None)
-        finally:
-            lock.release()
-    finally:
-        ctx.close()
+    report, skipped = service.gather_from_cli(obj.settings, force=force, source=source_id)
     click.echo(f"{report.sources} sources: {report.new_items} new items, {report.unchanged} unchanged, "
                f"{report.failed} failed.")
     for sid, error in report.errors.items():
         click.echo(f"  ! {sid}: {error}")
-    for problem in ctx.source_problems:
+    for problem in skipped:
         click.echo(f"  ! skipped: {problem}")
 
 
@@ -177,18 +164,10 @@ def gather(obj: Obj, force: bool, source_id: str | None) -> None:
 @friendly
 def items(obj: Obj, source_id: str | None, days: int, as_json: bool) -> None:
     """List gathered items and what they matched."""
-    store = Store(obj.settings.database_url)
-    try:
-        if source_id and not store.source_states([source_id]):
-            known = ", ".join(s.id for s in store.source_states()) or "none gathered yet"
-            raise UnknownName(f"no source '{source_id}' (sources: {known})")
-        found = store.items_since(utcnow() - timedelta(days=days), source_ids=[source_id] if source_id else None)
-        verdicts = store.matches_for([i.id for i in found])
-    finally:
-        store.close()
-    for item in found:
+    found = admin.recent_items(obj.settings, days=days, source_id=source_id)
+    for item, verdicts in found:
         item_matches = [{"profile": m.profile_id, "topic": m.topic_id, "score": round(m.score, 4),
-                         "terms": list(m.terms)} for m in verdicts.get(item.id, [])]
+                         "terms": list(m.terms)} for m in verdicts]
         if as_json:
             click.echo(json.dumps({"id": item.id, "title": item.title, "link": item.link,
                                    "published": item.published.isoformat(), "sources": item.sources,
@@ -210,18 +189,7 @@ def items(obj: Obj, source_id: str | None, days: int, as_json: bool) -> None:
 @friendly
 def crawl(obj: Obj, source_ids: tuple[str, ...], force: bool) -> None:
     """Run the spiders for sites without feeds (the named sources now, or those due), then read thin items' full text."""
-    ctx = pipeline.open_context(obj.settings)
-    try:
-        spiders = {s.id for s in ctx.sources if s.kind == "spider"}
-        for sid in source_ids:
-            if sid not in spiders:
-                known = ", ".join(sorted(spiders)) or "none"
-                raise UnknownName(f"'{sid}' is not a spider source in {obj.settings.sources} (spider sources: {known})")
-        report = pipeline.crawl_due(ctx, force=force or bool(source_ids), only=list(source_ids) or None)
-        enriched = enrich_new_items(ctx.store, ctx.settings)
-        states = {s.id: s for s in ctx.store.source_states(spiders)}
-    finally:
-        ctx.close()
+    report, enriched, states = service.crawl_from_cli(obj.settings, list(source_ids), force=force)
     click.echo(f"{report.sources} spider sources: {report.new_items} new items, {report.failed} failed; "
                f"full text read for {enriched.fetched} items.")
     for sid in sorted(states):

@@ -6,11 +6,8 @@ import json
 
 import click
 
-from ..core.errors import UnknownName
-from ..service.scheduler import request_reload
+from ..service import admin
 from ..store import runlog
-from ..store.migrations import upgrade
-from ..store.store import Store
 from .base import Obj, friendly
 from .serve import serve_forever
 
@@ -32,11 +29,7 @@ def serve(obj: Obj, host: str, port: int) -> None:
 @friendly
 def reload(obj: Obj) -> None:
     """Ask the running `awareness serve` to re-read sources.yaml and profiles/ now."""
-    store = Store(obj.settings.database_url)
-    try:
-        request_reload(store)
-    finally:
-        store.close()
+    admin.ask_reload(obj.settings)
     click.echo(f"Asked the scheduler to reload; it does within {obj.settings.watch_interval} s "
                "(problems are logged and shown by `awareness runs`).")
 
@@ -51,11 +44,7 @@ def runs(click_ctx: click.Context, last: int, as_json: bool) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
 
-    store = Store(click_ctx.obj.settings.database_url)
-    try:
-        records = runlog.list_runs(store, last)
-    finally:
-        store.close()
+    records = admin.runs(click_ctx.obj.settings, last)
     if as_json:
         for record in records:
             click.echo(json.dumps(record.as_json(), ensure_ascii=False))
@@ -70,13 +59,7 @@ def runs(click_ctx: click.Context, last: int, as_json: bool) -> None:
 @friendly
 def runs_show(obj: Obj, run_id: int, as_json: bool) -> None:
     """Everything recorded about one run."""
-    store = Store(obj.settings.database_url)
-    try:
-        record = runlog.get_run(store, run_id)
-    finally:
-        store.close()
-    if record is None:
-        raise UnknownName(f"no run {run_id} (see `awareness runs`)")
+    record = admin.run_record(obj.settings, run_id)
     click.echo(json.dumps({**record.as_json(), "details": record.details}, ensure_ascii=False) if as_json
                else runlog.format_details(record, obj.settings.timezone))
 
@@ -91,11 +74,7 @@ def db() -> None:
 @friendly
 def db_upgrade(obj: Obj) -> None:
     """Bring the database schema up to date (back it up first)."""
-    store = Store(obj.settings.database_url, check_schema=False)
-    try:
-        before, after = upgrade(store.engine)
-    finally:
-        store.close()
+    before, after = admin.upgrade_database(obj.settings)
     if before == after:
         click.echo(f"The database is up to date (schema revision {after}).")
     else:

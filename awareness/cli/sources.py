@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -10,10 +11,8 @@ import click
 from ..config.opml_export import sources_opml
 from ..config.sources import import_opml
 from ..config.sources import load_sources
-from ..config.sources import usable_sources
 from ..core.localtime import local
-from ..store.schema import utcnow
-from ..store.store import Store
+from ..service import admin
 from .base import Obj, friendly
 
 
@@ -34,13 +33,7 @@ def sources_list(obj: Obj, as_json: bool) -> None:
     An entry that cannot be gathered (malformed, or refused by the fetch guard) is listed
     with its file, line and what to do; the other sources are listed as usual.
     """
-    configured, skipped = usable_sources(obj.settings.sources, fetch_allow=obj.settings.fetch_allow)
-    store = Store(obj.settings.database_url)
-    try:
-        store.sync_sources(configured)
-        states = {s.id: s for s in store.source_states()}
-    finally:
-        store.close()
+    configured, states, skipped = admin.source_health(obj.settings)
     for source in configured:
         s = states[source.id]
         if as_json:
@@ -93,7 +86,7 @@ def sources_import_opml(obj: Obj, opml_file: Path) -> None:
 def sources_export_opml(obj: Obj, out_path: Path | None) -> None:
     """Every feed in sources.yaml as OPML, for a feed reader (spider sources have no feed and are left out)."""
     found = load_sources(obj.settings.sources)
-    text = sources_opml(found, title=f"Awareness sources ({obj.settings.sources.name})", now=utcnow())
+    text = sources_opml(found, title=f"Awareness sources ({obj.settings.sources.name})", now=datetime.now(timezone.utc))
     feeds = sum(s.kind == "feed" for s in found)
     if out_path is None:
         click.echo(text, nl=False)

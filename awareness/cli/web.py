@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-
 import click
 import uvicorn
 
-from ..store.store import Store
+from ..service import admin
 from ..web import create_app
 from ..web.serving import server_options
-from ..web.users import add_user
-from ..web.users import grant_profiles
 from .base import Obj, friendly
 
 
@@ -39,11 +36,7 @@ def users() -> None:
 @friendly
 def users_add(obj: Obj, email: str, role: str, password: str) -> None:
     """Make an account; the password is stored only as an argon2id hash."""
-    store = Store(obj.settings.database_url)
-    try:
-        user = add_user(store, email, role, password)
-    finally:
-        store.close()
+    user = admin.add_user(obj.settings, email, role, password)
     click.echo(f"added {user.role} {user.email}")
 
 
@@ -54,9 +47,5 @@ def users_add(obj: Obj, email: str, role: str, password: str) -> None:
 @friendly
 def users_grant(obj: Obj, email: str, profile_ids: tuple[str, ...]) -> None:
     """Let a librarian tune these profiles (besides those whose owner they are); admins tune all."""
-    store = Store(obj.settings.database_url)
-    try:
-        user = grant_profiles(store, email, list(profile_ids))
-    finally:
-        store.close()
+    user = admin.grant_profiles(obj.settings, email, list(profile_ids))
     click.echo(f"{user.email} may tune {', '.join(profile_ids)}")

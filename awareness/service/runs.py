@@ -12,12 +12,19 @@ import getpass
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .. import pipeline
+from ..gather.enrich import EnrichReport
 from ..store import runlock, runlog
+from ..store.locks import SchedulerLock
+from ..store.schema import SourceState
+from ..store.store import Store
+from .scheduler import Scheduler
 from ..config.settings import Settings
-from ..core.errors import UnknownName
+from ..core.errors import SourcesError, UnknownName
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +95,72 @@ def run_from_cli(settings: Settings, *, force: bool, profile: str | None, source
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def gather_from_cli(settings: Settings, *, force: bool, source: str | None
+                    ) -> tuple[pipeline.GatherReport, list[SourcesError]]:
+    """`awareness gather`: fetch due feeds (or all, or one) and store new items, never beside another run."""
+    ctx = pipeline.open_context(settings)
+    try:
+        lock = runlock.acquire(ctx.store)   # never two runs gathering at once (issue 16)
+        try:
+            return pipeline.refresh_due(ctx, force=force, only=[source] if source else None), ctx.source_problems
+        finally:
+            lock.release()
+    finally:
+        ctx.close()
+
+
+def crawl_from_cli(settings: Settings, source_ids: list[str], *, force: bool
+                   ) -> tuple[pipeline.GatherReport, EnrichReport, dict[str, SourceState]]:
+    """`awareness crawl`: the named spider sources now (or those due), then thin items' full text;
+    returns what was crawled, what was enriched, and each spider source's health."""
+    ctx = pipeline.open_context(settings)
+    try:
+        spiders = {s.id for s in ctx.sources if s.kind == "spider"}
+        for sid in source_ids:
+            if sid not in spiders:
+                known = ", ".join(sorted(spiders)) or "none"
+                raise UnknownName(f"'{sid}' is not a spider source in {settings.sources} (spider sources: {known})")
+        report = pipeline.crawl_due(ctx, force=force or bool(source_ids), only=source_ids or None)
+        enriched = pipeline.enrich_new_items(ctx.store, ctx.settings)
+        return report, enriched, {s.id: s for s in ctx.store.source_states(spiders)}
+    finally:
+        ctx.close()
+
+
+@contextmanager
+def scheduler_running(settings: Settings) -> Iterator[threading.Event]:
+    """The scheduler, holding the one-scheduler-per-database lock, for the ``with`` block; yields the
+    event SIGTERM or Ctrl-C sets (the message being sent finishes, nothing further starts)."""
+    store = Store(settings.database_url)
+    lock = SchedulerLock(store)
+    try:
+        lock.acquire()
+    except BaseException:
+        store.close()
+        raise
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            return
+        logger.info("%s: finishing the work in progress, then stopping", signal.Signals(signum).name)
+        pipeline.STOP.set()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler = Scheduler(settings, store)
+    try:
+        scheduler.start()
+        yield stop
+    finally:
+        pipeline.STOP.set()
+        scheduler.shutdown()
+        lock.release()
+        store.close()
+        logger.info("stopped")
 
 
 def trigger_run(settings: Settings, *, profile: str | None = None, source: str | None = None,

@@ -225,6 +225,20 @@ class Store:
             rows = conn.execute(q).all()
             return self._with_sources(conn, rows)
 
+    def matched_items(self, since: datetime, *, source_ids: Iterable[str] | None = None
+                      ) -> list[tuple[StoredItem, list[Match]]]:
+        """Items published since then (newest first), each with its verdicts, strongest first."""
+        found = self.items_since(since, source_ids=source_ids)
+        verdicts = self.matches_for([i.id for i in found])
+        return [(item, verdicts.get(item.id, [])) for item in found]
+
+    def new_items_per_source(self, since: datetime) -> dict[str, int]:
+        """How many items each source brought in first seen since then (the admin's week)."""
+        q = (sa.select(item_sources.c.source_id, sa.func.count()).where(item_sources.c.first_seen >= since)
+             .group_by(item_sources.c.source_id))
+        with self.engine.connect() as conn:
+            return {source_id: int(n) for source_id, n in conn.execute(q)}
+
     def get_items(self, ids: Iterable[int]) -> list[StoredItem]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(items).where(items.c.id.in_(list(ids)))).all()

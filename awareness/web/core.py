@@ -24,7 +24,7 @@ from ..context import Context
 from ..store.lastgood import load_in_force
 from ..store.store import Store
 from ..deliver.tokens import Signer
-from .users import User, granted_profiles, may_tune, session_user
+from ..store.users import User, granted_profiles, may_tune, session_user
 
 CSRF_COOKIE = "aw_csrf"
 SESSION_COOKIE = "aw_session"

@@ -12,7 +12,6 @@ import logging
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -25,15 +24,15 @@ from ..store import runlock, runlog
 from ..core.errors import AwarenessError
 from ..judgements import apply_to_preview, list_judgements, undo_judgement
 from ..config.sources import usable_sources
-from ..store.schema import item_sources, utcnow
-from .users import authenticate, end_session, finish_login, reserve_login, start_session
+from ..store.schema import utcnow
+from ..store.users import authenticate, end_session, finish_login, reserve_login, start_session
 from . import editor
 from .guard import metrics_refusal
 from .core import CSRF_COOKIE, SESSION_COOKIE, Web, see_other
 from ..match.feedback import feedback_summary, record_judgement
 from ..preview import preview_profile
 from ..service.runs import dry_run, trigger_run
-from ..service.metrics import CONTENT_TYPE, render_metrics
+from ..store.metrics import CONTENT_TYPE, render_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +47,7 @@ def _safe_next(value: str) -> str:
 
 def _items_last_week(web: Web) -> dict[str, int]:
     """New items per source over the last seven days."""
-    since = utcnow() - timedelta(days=7)
-    q = (sa.select(item_sources.c.source_id, sa.func.count()).where(item_sources.c.first_seen >= since)
-         .group_by(item_sources.c.source_id))
-    with web.store.engine.connect() as conn:
-        return {source_id: int(n) for source_id, n in conn.execute(q)}
+    return web.store.new_items_per_source(utcnow() - timedelta(days=7))
 
 
 def _wait_words(seconds: int) -> str:

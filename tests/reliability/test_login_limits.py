@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from awareness.store.store import Store
 from awareness.store.schema import login_attempts
-from awareness.web.users import add_user
+from awareness.store.users import add_user
 from servers import LoopbackHTTPServer, LoopbackSMTPServer
 from service_world import World, database_url, make_world  # noqa: F401 - fixture
 

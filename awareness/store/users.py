@@ -25,8 +25,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..core.errors import AwarenessError
-from ..store.store import Store
-from ..store.schema import login_attempts, user_profiles, users, utcnow, web_sessions
+from .store import Store
+from .schema import login_attempts, user_profiles, users, utcnow, web_sessions
 
 ROLES = ("librarian", "admin")
 MIN_PASSWORD = 12
@@ -71,6 +71,17 @@ def add_user(store: Store, email: str, role: str, password: str, *, now: datetim
         new_id = conn.execute(users.insert().values(email=email, role=role, password_hash=_hasher.hash(password),
                                                     created=now or utcnow())).inserted_primary_key[0]
     return User(int(new_id), email, role)
+
+
+def has_user(store: Store, email: str) -> bool:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(users.c.id).where(users.c.email == email.strip().lower())).first() is not None
+
+
+def remove_user(store: Store, email: str) -> None:
+    """The account goes, with its sessions and grants (the tables cascade)."""
+    with store.engine.begin() as conn:
+        conn.execute(users.delete().where(users.c.email == email.strip().lower()))
 
 
 def authenticate(store: Store, email: str, password: str) -> User | None:

@@ -11,9 +11,9 @@ from typing import Iterable
 
 import sqlalchemy as sa
 
-from ..store.runlog import last_successful_run
-from ..store.store import Store
-from ..store.schema import bulletins, item_sources, items, runs, sources
+from .runlog import last_successful_run
+from .store import Store
+from .schema import bulletins, item_sources, items, runs, sources
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
