@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from awareness.deliver.bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
-from awareness.deliver.transport import build_message
+from awareness.deliver.message import build_message
 from awareness.core.models import Match, Profile, StoredItem
 from awareness.deliver.tokens import Signer
 

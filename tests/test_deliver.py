@@ -18,7 +18,8 @@ from aiosmtpd.smtp import AuthResult
 
 from awareness.deliver.bulletin import Composer, Rendered
 from awareness.config.settings import Settings
-from awareness.deliver.transport import OutboxTransport, SmtpTransport, build_message, open_transport
+from awareness.deliver.transport import OutboxTransport, SmtpTransport, open_transport
+from awareness.deliver.message import build_message
 from awareness.core.errors import AwarenessError, DeliveryError
 from awareness.core.models import Profile
 from awareness.deliver.tokens import BadToken, ExpiredToken, Signer

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..config.opml_export import sources_opml
-from ..config.sources import import_opml
+from ..config.opml_import import import_opml
 from ..config.sources import load_sources
 from ..core.localtime import local
 from ..service import admin

@@ -22,8 +22,10 @@ from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .personalise import LinkPersonaliser
 from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
 from .tokens import Signer
-from .transport import Transport, build_message, open_transport, send_with_retry
-from ..config.profiles import cron_trigger, profile_sources
+from .transport import Transport, open_transport, send_with_retry
+from .message import build_message
+from ..config.profiles import profile_sources
+from ..config.schedule import cron_trigger
 from ..config.settings import Settings
 from ..core import logs
 from ..core.errors import DeliveryError

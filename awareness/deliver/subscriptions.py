@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from .bulletin import Composer, Rendered
 from ..config.settings import Settings
-from .transport import build_message
+from .message import build_message
 from ..core.models import Profile
 from ..store.store import Store, email_hash
 from ..store.schema import pending_subscriptions, subscriber_topics, subscribers, suppressions, utcnow

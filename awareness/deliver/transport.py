@@ -1,8 +1,6 @@
-"""Hand rendered bulletins to a mail server, or to an outbox folder.
+"""Hand bulletin emails (``message.build_message``) to a mail server, or to an outbox folder.
 
-``build_message`` makes one email per subscriber with the headers that bulk
-mail needs to be well behaved (List-Id, one-click List-Unsubscribe per
-RFC 8058, Auto-Submitted).  A ``Transport`` sends it: ``SmtpTransport`` over
+A ``Transport`` sends one: ``SmtpTransport`` over
 one reused connection, ``OutboxTransport`` into ``.eml`` files for demos and
 for trying templates.  A failed send raises ``DeliveryError`` and changes
 nothing: marking items as sent is the caller's job, after ``send`` returns.
@@ -20,85 +18,23 @@ import io
 import logging
 import os
 import re
-import secrets
 import smtplib
 import ssl
 import time
 from datetime import datetime, timezone
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Callable, Protocol
 from urllib.parse import unquote, urlsplit
 
-from .bulletin import Rendered
 from ..config.settings import Settings
 from ..core.errors import DeliveryError
-from ..core.mailheaders import RawListHeader
-from ..core.models import Profile
 
 logger = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 30.0
 _RETRY_HINT = "nothing was marked sent; the next run will retry"
-_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
-
-
-# ------------------------------------------------------------------ the message
-
-def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile, list_domain: str,
-                  unsubscribe_url: str | None, unsubscribe_mailto: str, message_id_domain: str) -> EmailMessage:
-    """One bulletin email: text first, then HTML, so clients prefer the HTML.
-
-    Without ``unsubscribe_url`` (a subscription's confirmation email: the reader
-    is not on the list yet) the list headers are left out.
-    """
-    msg = EmailMessage(policy=email.policy.default)
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = rendered.subject
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
-    msg["Message-ID"] = _message_id(message_id_domain)
-    owner_name, owner_address = parseaddr(profile.owner) if profile.owner else ("", "")
-    if "@" in owner_address:
-        # Replies reach the librarian who tunes the profile, not an unread sender mailbox.
-        msg["Reply-To"] = str(Address(display_name=owner_name, addr_spec=owner_address))
-    if unsubscribe_url is not None:
-        msg["List-Id"] = f"{_phrase(profile.name)} <{profile.id}.{list_domain}>"
-        mailto = unsubscribe_mailto if unsubscribe_mailto.startswith("mailto:") else f"mailto:{unsubscribe_mailto}"
-        msg["List-Unsubscribe"] = RawListHeader("List-Unsubscribe", f"<{unsubscribe_url}>, <{mailto}>")
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg["Precedence"] = "bulk"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
-    return msg
-
-
-def _message_id(domain: str) -> str:
-    """A Message-ID short enough not to be folded.
-
-    make_msgid's ids are ~40 characters before the domain, so with a long NHS
-    domain the header passes 78 columns and gets folded; Python then reads it
-    back with a leading space, and threading by Message-ID breaks.
-    """
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
-    return f"<{stamp}.{secrets.token_hex(6)}@{domain}>"
-
-
-def _phrase(name: str) -> str:
-    """The List-Id description: quoted when plain ASCII needs it.
-
-    A non-ASCII name is RFC 2047-encoded by the email package, and encoded
-    words may not sit inside quotes, so its specials are dropped instead.
-    """
-    name = " ".join(name.split())
-    if not _SPECIALS.search(name):
-        return name
-    if name.isascii():
-        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return " ".join(_SPECIALS.sub(" ", name).split())
 
 
 def _profile_of(message: EmailMessage) -> str:

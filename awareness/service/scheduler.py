@@ -35,7 +35,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .. import pipeline
-from ..config.profiles import cron_trigger, profile_sources
+from ..config.profiles import profile_sources
+from ..config.schedule import cron_trigger
 from ..config.settings import Settings
 from ..context import Context
 from ..core.models import Profile, Source
