@@ -203,7 +203,7 @@ class Scheduler:
             self.source_problems = in_force.source_problems
             self.store.sync_sources(in_force.sources)
         self.sources = in_force.sources
-        # The last good version lives in the database (lastgood.py), so it survives a restart too.
+        # The last good version lives in the database (store/lastgood.py), so it survives a restart too.
         profiles = {p.path: p for p in in_force.profiles}
         restored = {p.path: p for p in in_force.restored}
         for error in in_force.profile_errors:

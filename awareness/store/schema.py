@@ -68,7 +68,7 @@ items = sa.Table(
     sa.Column("tags", sa.JSON, nullable=False, default=list),
     sa.Column("content_hash", sa.String(64), nullable=False, index=True),
     sa.Column("title_key", sa.Text, nullable=False, index=True),
-    # Full text and what it told us (issue 3; awareness/enrich.py): all empty until enriched.
+    # Full text and what it told us (issue 3; awareness/gather/enrich.py): all empty until enriched.
     sa.Column("fulltext", sa.Text),                 # the linked document's main text, capped
     sa.Column("pub_type", sa.String(40)),           # guidance, policy paper, consultation, statistics, ...
     sa.Column("organisation", sa.Text),             # the publisher, when it can be told
@@ -139,7 +139,7 @@ profile_runs = sa.Table(
 # ---- tables of the spiders and full-text work (issue 3) go here
 
 # ---- tables of the matching work (issue 4) go here
-# Queries for these live in awareness/feedback.py.
+# Queries for these live in awareness/match/feedback.py.
 
 match_feedback = sa.Table(
     "match_feedback", metadata,          # a reader's "useful" / "not relevant" on a bulletin item
@@ -194,7 +194,7 @@ scheduler_lock = sa.Table(
 )
 
 # ---- tables of the web app (issue 6) go here
-# Queries for these live in awareness/users.py, subscriptions.py and web/archive.py.
+# Queries for these live in awareness/store/users.py, deliver/subscriptions.py and deliver/archive.py.
 
 users = sa.Table(
     "users", metadata,
@@ -272,7 +272,7 @@ bulletin_pages = sa.Table(
 
 
 # ---- tables of the reliability work (issue 8) go here
-# Queries for these live in awareness/refusals.py and lastgood.py.
+# Queries for these live in awareness/deliver/refusals.py and store/lastgood.py.
 
 delivery_refusals = sa.Table(
     "delivery_refusals", metadata,   # a mail server's permanent 5xx for an item to a subscriber: never resent
@@ -285,7 +285,7 @@ delivery_refusals = sa.Table(
 )
 
 profile_versions = sa.Table(
-    "profile_versions", metadata,    # the last version of each profile file that validated (awareness/lastgood.py)
+    "profile_versions", metadata,    # the last version of each profile file that validated (awareness/store/lastgood.py)
     sa.Column("path", sa.Text, primary_key=True),
     sa.Column("profile_id", sa.String(100), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
