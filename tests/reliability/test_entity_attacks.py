@@ -24,8 +24,8 @@ CHILD = textwrap.dedent("""\
     import io, json, resource, sys, time
     from datetime import datetime, timezone
     import feedparser
-    from awareness.errors import ParseError
-    from awareness.parse import parse_feed
+    from awareness.core.errors import ParseError
+    from awareness.gather.parse import parse_feed
 
     cases = json.load(open(sys.argv[1]))
     docs = {name: open(path, "rb").read() for name, path in cases.items()}
