@@ -16,16 +16,31 @@ import click
 from .. import __version__
 from .base import Obj, setup_logging
 
-# command name -> "module:attribute", in the order `awareness --help` lists them (by name)
-COMMANDS = {
-    "run": "awareness.cli.run:run", "send": "awareness.cli.run:send", "gather": "awareness.cli.run:gather",
-    "items": "awareness.cli.run:items", "crawl": "awareness.cli.run:crawl",
-    "sources": "awareness.cli.sources:sources",
-    "profiles": "awareness.cli.profiles:profiles", "evaluate": "awareness.cli.profiles:evaluate",
-    "demo": "awareness.cli.demo:demo",
-    "serve": "awareness.cli.service:serve", "reload": "awareness.cli.service:reload",
-    "runs": "awareness.cli.service:runs", "db": "awareness.cli.service:db",
-    "web": "awareness.cli.web:web", "users": "awareness.cli.web:users",
+# command name -> (where it is, the first line of its help). The line is here so that
+# `awareness --help` lists the commands without importing them; tests/test_cli_help.py checks
+# each one against the command's own docstring.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("awareness.cli.run:run", "Gather due sources, match new items and send the bulletins that are due."),
+    "send": ("awareness.cli.run:send", "Compose and send bulletins from what is already gathered and matched."),
+    "gather": ("awareness.cli.run:gather", "Fetch due sources and store new items (no matching, no email)."),
+    "items": ("awareness.cli.run:items", "List gathered items and what they matched."),
+    "crawl": ("awareness.cli.run:crawl", "Run the spiders for sites without feeds (the named sources now, or those "
+              "due), then read thin items' full text."),
+    "sources": ("awareness.cli.sources:sources", "Sources: list them with their health, import an OPML file."),
+    "profiles": ("awareness.cli.profiles:profiles", "Profiles: check the YAML files librarians write."),
+    "evaluate": ("awareness.cli.profiles:evaluate", "Score a labelled file against a profile and compare with "
+                 "keyword and stemmed-keyword baselines."),
+    "demo": ("awareness.cli.demo:demo", "Run the whole job on bundled demo feeds served on 127.0.0.1: gather, "
+             "match, write bulletins."),
+    "serve": ("awareness.cli.serve:serve", "Run the service: the scheduler (sources polled, bulletins on schedule) "
+              "plus the web app when present."),
+    "reload": ("awareness.cli.service:reload", "Ask the running `awareness serve` to re-read sources.yaml and "
+               "profiles/ now."),
+    "runs": ("awareness.cli.service:runs", "The run history: every scheduled and ad hoc run, newest first."),
+    "db": ("awareness.cli.service:db", "The database schema."),
+    "web": ("awareness.cli.web:web", "Serve the web app alone (subscribe, archive, feedback, librarian and admin "
+            "pages)."),
+    "users": ("awareness.cli.users:users", "Librarian and admin accounts for the web app."),
 }
 
 
@@ -36,12 +51,19 @@ class CommandGroups(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
+        if name not in COMMANDS:
             return None
-        module, attribute = target.split(":")
+        module, attribute = COMMANDS[name][0].split(":")
         command: Any = getattr(importlib.import_module(module), attribute)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of commands, as click draws it, from the table (nothing is imported)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit))
+                                for name in names])
 
 
 @click.group(cls=CommandGroups, context_settings={"help_option_names": ["-h", "--help"]})

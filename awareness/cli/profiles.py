@@ -17,7 +17,7 @@ from ..core.errors import ProfileError
 from ..match import evaluate as evaluation
 from ..preview import diff_profiles, format_diff
 from ..preview import format_preview, preview_profile
-from ..service import admin
+from ..service.labels import labels
 from .base import Obj, friendly
 
 
@@ -106,7 +106,7 @@ def profiles_preview(obj: Obj, profile_ref: str, days: int | None, as_json: bool
 def profiles_export_labels(obj: Obj, profile_ref: str, out_path: Path | None) -> None:
     """Readers' feedback and your include / exclude decisions as labelled JSONL that `evaluate` reads."""
     profile = _profile_arg(obj, profile_ref)
-    lines = admin.labels(obj.settings, profile.id)
+    lines = labels(obj.settings, profile.id)
     text = "".join(line + "\n" for line in lines)
     if out_path is None:
         click.echo(text, nl=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import click
 import uvicorn
 
 from ..config.settings import Settings
@@ -17,6 +18,7 @@ from ..core import logs
 from ..service.runs import scheduler_running
 from ..web import create_app
 from ..web.serving import server_options
+from .base import Obj, friendly
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +34,13 @@ def serve_forever(settings: Settings, *, host: str = "127.0.0.1", port: int = 80
                                                    **server_options(settings)))
             server.run()   # returns on SIGTERM / SIGINT (uvicorn handles them while it runs)
     sys.stderr.flush()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address for the web app.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for the web app.")
+@click.pass_obj
+@friendly
+def serve(obj: Obj, host: str, port: int) -> None:
+    """Run the service: the scheduler (sources polled, bulletins on schedule) plus the web app when present."""
+    serve_forever(obj.settings, host=host, port=port)

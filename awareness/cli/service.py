@@ -1,4 +1,4 @@
-"""`awareness serve`, `reload`, `runs` and `db`: running as a service."""
+"""`awareness reload`, `runs` and `db`: the service's history and schema (`serve` is cli/serve.py)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,9 @@ import click
 from ..service import admin
 from ..store import runlog
 from .base import Obj, friendly
-from .serve import serve_forever
 
 
 # ------------------------------------------------------------------ service: serve, reload, runs, db (issue 5)
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address for the web app.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for the web app.")
-@click.pass_obj
-@friendly
-def serve(obj: Obj, host: str, port: int) -> None:
-    """Run the service: the scheduler (sources polled, bulletins on schedule) plus the web app when present."""
-    serve_forever(obj.settings, host=host, port=port)
-
 
 @click.command()
 @click.pass_obj

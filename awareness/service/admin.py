@@ -1,8 +1,9 @@
 """What the shells ask of the database besides a run: items and their verdicts, sources' health,
-labelled feedback, the run history, schema upgrades, accounts, a reload request.
+the run history, schema upgrades, a reload request (accounts: ``accounts``).
 
 Each call opens the store, asks, and closes it, so `awareness` commands hold no Store of their
-own and never query tables themselves.
+own and never query tables themselves.  It loads no stage (no scikit-learn, Scrapy or
+Starlette), so `awareness runs` or `db upgrade` start at once.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from ..config.settings import Settings
 from ..config.sources import usable_sources
 from ..core.errors import SourcesError, UnknownName
 from ..core.models import Match, Source, StoredItem
-from ..match.labels_export import labelled_lines
-from ..store import runlog, users
+from ..store import runlog
+from ..store.locks import request_reload
 from ..store.migrations import upgrade
 from ..store.schema import SourceState, utcnow
 from ..store.store import Store
-from .scheduler import request_reload
 
 
 @contextmanager
@@ -50,12 +50,6 @@ def source_health(settings: Settings) -> tuple[list[Source], dict[str, SourceSta
         return configured, {s.id: s for s in store.source_states()}, skipped
 
 
-def labels(settings: Settings, profile_id: str) -> list[str]:
-    """Readers' feedback and the librarian's decisions on a profile, as labelled JSONL lines."""
-    with _store(settings) as store:
-        return list(labelled_lines(store, profile_id))
-
-
 def runs(settings: Settings, last: int) -> list[runlog.RunRecord]:
     with _store(settings) as store:
         return runlog.list_runs(store, last)
@@ -79,13 +73,3 @@ def ask_reload(settings: Settings) -> None:
     """Leave the note the running scheduler picks up within ``watch_interval`` seconds."""
     with _store(settings) as store:
         request_reload(store)
-
-
-def add_user(settings: Settings, email: str, role: str, password: str) -> users.User:
-    with _store(settings) as store:
-        return users.add_user(store, email, role, password)
-
-
-def grant_profiles(settings: Settings, email: str, profile_ids: list[str]) -> users.User:
-    with _store(settings) as store:
-        return users.grant_profiles(store, email, profile_ids)

@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 GATHER_EVERY = timedelta(minutes=1)
 HEALTH_SCHEDULE = "0 7 * * MON"
-RELOAD_REQUEST = "reload-requested"       # a lock-table row `awareness reload` leaves for the scheduler
 _ACTIVE: "Scheduler | None" = None        # jobs are stored by name, so they find their scheduler here
 
 
@@ -181,10 +180,7 @@ class Scheduler:
 
     def check_for_changes(self) -> None:
         """The watch job: reload when the files changed or `awareness reload` asked."""
-        asked = locks.holder_of(self.store, RELOAD_REQUEST) is not None
-        if asked:
-            with self.store.engine.begin() as conn:
-                conn.execute(locks.scheduler_lock.delete().where(locks.scheduler_lock.c.name == RELOAD_REQUEST))
+        asked = locks.take_reload_request(self.store)
         if asked or self._file_state() != self._files:
             logger.info("reloading %s and %s (%s)", self.settings.sources, self.settings.profiles,
                         "asked by `awareness reload`" if asked else "files changed")
@@ -348,9 +344,3 @@ class _Silent:
 
     def close(self) -> None:
         pass
-
-
-def request_reload(store: Store) -> None:
-    """`awareness reload`: leave a note the running scheduler picks up within ``watch_interval`` seconds."""
-    locks.try_claim(store, RELOAD_REQUEST, ttl=timedelta(0))
-

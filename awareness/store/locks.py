@@ -207,3 +207,22 @@ class SchedulerLock:
                 finally:
                     self._conn.close()
                     self._conn = None
+
+
+# ---------------------------------------------------------------- a reload request
+
+RELOAD_REQUEST = "reload-requested"       # a lock-table row `awareness reload` leaves for the scheduler
+
+
+def request_reload(store: Store) -> None:
+    """`awareness reload`: leave a note the running scheduler picks up within ``watch_interval`` seconds."""
+    try_claim(store, RELOAD_REQUEST, ttl=timedelta(0))
+
+
+def take_reload_request(store: Store) -> bool:
+    """Whether `awareness reload` asked since the last look; the note is taken away."""
+    if holder_of(store, RELOAD_REQUEST) is None:
+        return False
+    with store.engine.begin() as conn:
+        conn.execute(scheduler_lock.delete().where(scheduler_lock.c.name == RELOAD_REQUEST))
+    return True
