@@ -81,6 +81,7 @@ def next_commands(workdir: Path, config: Path, profile_id: str, port: int) -> li
 def demo_environment_warnings() -> list[str]:
     """Settings in the environment would override the demo's config in the next commands: say so."""
     loud = sorted(k for k in os.environ if k.startswith("AWARENESS_") and k not in
-                  {"AWARENESS_SECRET_KEY", "AWARENESS_CONFIG", "AWARENESS_USER_PASSWORD"})
+                  {"AWARENESS_SECRET_KEY", "AWARENESS_CONFIG", "AWARENESS_USER_PASSWORD"}
+                  and not k.startswith("AWARENESS_TEST_"))   # the test suite's own, never a setting
     return [f"note: {k} is set in your environment and overrides the demo's config in the commands below"
             for k in loud]
