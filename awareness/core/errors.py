@@ -9,7 +9,14 @@
     │   ├── FetchError     HTTP error, timeout, size cap, refused address
     │   └── ParseError     not a feed, malformed beyond salvage
     ├── DeliveryError      SMTP refused or unreachable; nothing was marked sent
-    └── UnknownName        a profile or source id that is not configured
+    ├── UnknownName        a profile or source id that is not configured
+    │   raised where their rule lives, above core:
+    ├── SchemaError        the database is at an older schema (store/migrations)
+    ├── LockHeld           another `awareness serve` runs on this database (store/locks)
+    ├── RunInProgress      another run is gathering or sending now (store/runlock)
+    ├── UserError          an account that cannot be made or changed (store/users)
+    └── BadToken           a signed link that is tampered with or for another purpose (deliver/tokens)
+        └── ExpiredToken   a signed link past its time
 
 Every message is written for the person who has to fix it: what is wrong,
 where, and what to do.
