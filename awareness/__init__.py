@@ -1,8 +1,9 @@
 """Awareness: current awareness for NHS library and knowledge services.
 
-The data flows top to bottom through the modules:
-sources -> fetch -> parse/normalise -> store -> classify -> bulletin -> deliver,
-with ``pipeline`` tying the stages together and ``cli`` as a thin shell.
+A house by stage, the data flowing through it in the order of the folders:
+config (sources, profiles) -> gather (fetch, parse, crawl, enrich) -> store -> match -> deliver
+(compose, send, ledger), with ``pipeline`` running the stages top to bottom, ``service``
+recording runs and scheduling them, and ``web`` and ``cli`` as thin shells.
 """
 
 __version__ = "0.1.0"

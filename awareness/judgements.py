@@ -13,9 +13,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from .models import Profile
+from .core.models import Profile
 from .preview import Preview, PreviewItem
-from .store import Store, match_judgements
+from .store.store import Store
+from .store.schema import match_judgements
 
 INCLUDED_WHY = "included by {who}"
 EXCLUDED_WHY = "excluded by {who}"

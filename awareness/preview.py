@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
-from .classify import DEFAULT_THRESHOLD, Matcher
-from .feedback import feedback_summary, labelled_examples
-from .models import Match, Profile, StoredItem
+from .match.classify import DEFAULT_THRESHOLD, Matcher
+from .match.feedback import feedback_summary, labelled_examples
+from .core.models import Match, Profile, StoredItem
 from .pipeline import bulletin_from
-from .place import PlaceFinder
-from .profiles import profile_sources
-from .store import deliveries, utcnow
+from .match.place import PlaceFinder
+from .config.profiles import profile_sources
+from .store.schema import deliveries, utcnow
 
 if TYPE_CHECKING:
-    from .pipeline import Context
+    from .context import Context
 
 NEAR_MISS_MARGIN = 0.10     # how far under the threshold still counts as a near-miss
 NEAR_MISS_LIMIT = 10        # per topic, the closest first

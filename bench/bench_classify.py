@@ -10,8 +10,8 @@ import resource
 
 import numpy as np
 
-from awareness.classify import Matcher
-from awareness.models import Profile, Topic
+from awareness.match.classify import Matcher
+from awareness.core.models import Profile, Topic
 
 
 def main() -> None:

@@ -93,8 +93,9 @@ def _count(store: Any, table: sa.Table) -> int:
 
 
 def gather(config: str) -> dict[str, Any]:
-    from awareness import pipeline, store as store_module
-    from awareness.config import load_settings
+    from awareness import pipeline
+    from awareness.store import schema as store_module
+    from awareness.config.settings import load_settings
     ctx = pipeline.open_context(load_settings(config))
     before = _count(ctx.store, store_module.item_sources)
     started = time.perf_counter()
@@ -109,7 +110,7 @@ def gather(config: str) -> dict[str, Any]:
 
 def match(config: str) -> dict[str, Any]:
     from awareness import pipeline
-    from awareness.config import load_settings
+    from awareness.config.settings import load_settings
     ctx = pipeline.open_context(load_settings(config))
     started = time.perf_counter()
     matches = pipeline.match_recent(ctx)
@@ -148,19 +149,21 @@ def send(config: str, profiles: int = 0, plain: bool = False) -> dict[str, Any]:
 
     ``profiles``: only the first N profiles; ``plain``: without the shared-candidates
     cache and the render-once personaliser (the code path before issue 7)."""
-    from awareness import bulletin, pipeline, store as store_module
-    from awareness.config import load_settings
+    from awareness.deliver import bulletin, sending
+    from awareness import pipeline
+    from awareness.store import schema as store_module
+    from awareness.config.settings import load_settings
     ctx = pipeline.open_context(load_settings(config))
     if profiles:
         ctx.profiles = ctx.profiles[:profiles]
     if plain:
-        original = pipeline.compose_for
-        pipeline.compose_for = lambda *a, cache=None, **k: original(*a, **k)  # type: ignore[assignment]
-        pipeline.LinkPersonaliser = _RenderEachInFull  # type: ignore[assignment,misc]
+        original = sending.compose_for
+        sending.compose_for = lambda *a, cache=None, **k: original(*a, **k)  # type: ignore[assignment]
+        sending.LinkPersonaliser = _RenderEachInFull  # type: ignore[assignment,misc]
     spent: dict[str, float] = {"choose": 0.0, "choose_calls": 0, "render": 0.0, "render_calls": 0}
     for name in ("compose_for", "compose_profile"):
-        if hasattr(pipeline, name):
-            setattr(pipeline, name, _timed(getattr(pipeline, name), spent, "choose"))
+        if hasattr(sending, name):   # the module that composes (it calls compose_for by name)
+            setattr(sending, name, _timed(getattr(sending, name), spent, "choose"))
     bulletin.Composer.render = _timed(bulletin.Composer.render, spent, "render")  # type: ignore[method-assign]
     started = time.perf_counter()
     reports = pipeline.send_due_bulletins(ctx, force=True)

@@ -50,8 +50,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    from awareness.evaluate import evaluate, format_report
-    from awareness.profiles import load_profile
+    from awareness.match.evaluate import evaluate, format_report
+    from awareness.config.profiles import load_profile
 
     records = farm_records(args.feeds, args.items, args.seed)
     result = evaluate(load_profile(PROFILE), records)

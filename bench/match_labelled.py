@@ -47,8 +47,8 @@ def first_judged(records: list[dict], topic_ids: set[str], shots: int = 5) -> tu
 
 
 def shared_sets() -> None:
-    from awareness.evaluate import evaluate, load_labelled
-    from awareness.profiles import load_profile
+    from awareness.match.evaluate import evaluate, load_labelled
+    from awareness.config.profiles import load_profile
 
     if not SHARED.is_dir():
         print(f"{SHARED} not found: skipping the shared sets")
@@ -67,8 +67,8 @@ def shared_sets() -> None:
 
 
 def main() -> None:
-    from awareness.evaluate import evaluate, load_labelled
-    from awareness.profiles import load_profile
+    from awareness.match.evaluate import evaluate, load_labelled
+    from awareness.config.profiles import load_profile
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=sorted([*SETS, "shared"]), default="dev",

@@ -9,7 +9,7 @@ top-topic accuracy and micro-F1 on the test split for one of three modes:
 
 zero/few run the product's Matcher (profile bench/ohsumed_profile.yaml); micro-F1 there is
 the thresholded multi-label decision (what a bulletin would send), accuracy the top-scoring
-topic.  full uses awareness.learn (supervised learning from labels at scale): TF-IDF word
+topic.  full uses awareness.match.learn (supervised learning from labels at scale): TF-IDF word
 and character n-grams with linear models only.  Every
 choice in full mode is made by cross-validation on the training split; the test split is
 read once, at the end.
@@ -53,9 +53,9 @@ def micro_f1(truth: list[set[str]], predicted: list[set[str]]) -> float:
 
 
 def run_matcher(train: list[dict[str, str]], test: list[dict[str, str]], shots: int) -> dict[str, float]:
-    from awareness.classify import Matcher, keyword_baseline
-    from awareness.learn import TextClassifier
-    from awareness.profiles import load_profile
+    from awareness.match.classify import Matcher, keyword_baseline
+    from awareness.match.learn import TextClassifier
+    from awareness.config.profiles import load_profile
 
     profile = load_profile(PROFILE)
     if shots:
@@ -97,7 +97,7 @@ def run_matcher(train: list[dict[str, str]], test: list[dict[str, str]], shots: 
 
 def run_full(train: list[dict[str, str]], test: list[dict[str, str]], folds: int, quick: bool,
              test_idf: bool = True) -> dict[str, object]:
-    from awareness.learn import SMALL_GRID, TextClassifier, choose_by_cross_validation
+    from awareness.match.learn import SMALL_GRID, TextClassifier, choose_by_cross_validation
 
     texts = [(r["title"], r["abstract"]) for r in train]
     labels = [r["label"] for r in train]

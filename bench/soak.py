@@ -146,7 +146,7 @@ def rss_mb() -> float:
 def check_deliveries(ctx: Any, sink_file: Path, farm: str) -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from awareness import store as st
+    from awareness.store import schema as st
 
     received: Counter[tuple[str, str]] = Counter()
     messages = 0
@@ -243,7 +243,7 @@ def main() -> None:
         import logging
 
         from awareness import pipeline
-        from awareness.config import load_settings
+        from awareness.config.settings import load_settings
 
         logging.basicConfig(level=logging.ERROR)
         ctx = pipeline.open_context(load_settings(config))

@@ -6,7 +6,7 @@ set -euo pipefail
 dest=${1:-/var/backups/awareness}
 mkdir -p "$dest"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-url=$(cd /srv/awareness && .venv/bin/python -c 'from awareness.config import load_settings; print(load_settings().database_url)')
+url=$(cd /srv/awareness && .venv/bin/python -c 'from awareness.config.settings import load_settings; print(load_settings().database_url)')
 case "$url" in
   sqlite:///*) sqlite3 "${url#sqlite:///}" ".backup '$dest/awareness-$stamp.db'" ;;   # safe while running (WAL)
   postgresql*) pg_dump --format=custom --file="$dest/awareness-$stamp.dump" "$(echo "$url" | sed 's/+psycopg//')" ;;

@@ -1,4 +1,4 @@
-"""The address guard for Scrapy: the same rules as the feed fetcher (awareness.netguard).
+"""The address guard for Scrapy: the same rules as the feed fetcher (awareness.core.netguard).
 
 ``NetguardMiddleware`` refuses a request (the first, each redirect, and the
 robots.txt request alike, since all pass through downloader middlewares)
@@ -24,13 +24,13 @@ from twisted.internet.interfaces import IResolverSimple
 from twisted.internet.base import ReactorBase
 from zope.interface import implementer
 
-from awareness import netguard
+from awareness.core import netguard
 
 logger = logging.getLogger(__name__)
 
 
 class Allowance:
-    """fetch_allow split into host names and networks, as awareness.config does."""
+    """fetch_allow split into host names and networks, as awareness.config.settings does."""
 
     def __init__(self, entries: Sequence[str]) -> None:
         self.networks, self.hosts = netguard.split_allow(entries)

@@ -1,7 +1,7 @@
 """Spider items into the store: the same normalisation and deduplication as feed items.
 
-Each item becomes an ``awareness.models.Item`` through
-``awareness.normalise.normalise`` and is added with ``Store.add_items``, so a
+Each item becomes an ``awareness.core.models.Item`` through
+``awareness.gather.normalise.normalise`` and is added with ``Store.add_items``, so a
 publication found by both a feed and a spider is one item.  What a spider
 knew about it (GOV.UK's document type, the publishing organisation) is kept
 with it.
@@ -14,9 +14,10 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from awareness import enrich
-from awareness.normalise import normalise
-from awareness.store import Store, utcnow
+from awareness.gather import enrich
+from awareness.gather.normalise import normalise
+from awareness.store.store import Store
+from awareness.store.schema import utcnow
 
 
 class StorePipeline:

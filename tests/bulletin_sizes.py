@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from awareness.bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
-from awareness.deliver import build_message
-from awareness.models import Match, Profile, StoredItem
-from awareness.tokens import Signer
+from awareness.deliver.bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
+from awareness.deliver.message import build_message
+from awareness.core.models import Match, Profile, StoredItem
+from awareness.deliver.tokens import Signer
 
 BASE = "https://awareness.lancashire-and-south-cumbria.example.nhs.uk"
 TOPICS = [("falls", "Falls prevention and frailty"), ("maternity", "Maternity and perinatal mental health"),

@@ -3,7 +3,6 @@ a real SMTP server, and a sources.yaml that may also hold bad entries."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,8 +14,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from awareness.cli import main
-from awareness.config import Settings, load_settings
-from awareness.store import Store, deliveries
+from awareness.config.settings import Settings, load_settings
+from awareness.store.store import Store
+from awareness.store.schema import deliveries
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from worlds import rss, write_config
 from conftest import without_settings
@@ -79,7 +79,7 @@ class RunsWorld:
 
     def ledger(self) -> set[tuple[str, str]]:
         """(address, item link) for every delivery recorded."""
-        from awareness.store import items, subscribers
+        from awareness.store.schema import items, subscribers
         store = self.store()
         try:
             with store.engine.connect() as conn:

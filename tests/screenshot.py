@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from awareness.bulletin import Bulletin, Composer, Links, build_bulletin  # noqa: E402
-from awareness.models import Match, Profile, StoredItem  # noqa: E402
+from awareness.deliver.bulletin import Bulletin, Composer, Links, build_bulletin  # noqa: E402
+from awareness.core.models import Match, Profile, StoredItem  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -4,7 +4,6 @@ profile, a real SMTP server, and a database (SQLite file or PostgreSQL)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from awareness.cli import main
-from awareness.config import Settings, load_settings
+from awareness.config.settings import Settings, load_settings
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from worlds import write_config
 from conftest import without_settings

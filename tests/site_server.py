@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from awareness.config import Settings
-from awareness.crawl import crawl_into_store, override_settings
-from awareness.models import Source
-from awareness.store import Store
+from awareness.config.settings import Settings
+from awareness.gather.crawl import crawl_into_store, override_settings
+from awareness.core.models import Source
+from awareness.store.store import Store
 from fixture_dates import shift_dates
 from servers import LoopbackHTTPServer, Route
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from awareness.bulletin import (Bulletin, Composer, Links, build_bulletin, period_label, shorten,
-                                templates_dir)
-from awareness.models import Match, Profile, StoredItem
+from awareness.deliver.bulletin import Bulletin, Composer, Links, build_bulletin, period_label, shorten, templates_dir
+from awareness.core.models import Match, Profile, StoredItem
 from conftest import chromium_path, need_system
 from screenshot import read_png, sample_bulletin, sample_links, screenshot_html
 

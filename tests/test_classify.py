@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from awareness.classify import DEFAULT_THRESHOLD, Matcher, keyword_baseline
-from awareness.models import Profile, StoredItem, Topic
-from awareness.textnorm import fold, term_key
+from awareness.match.classify import DEFAULT_THRESHOLD, Matcher, keyword_baseline
+from awareness.core.models import Profile, StoredItem, Topic
+from awareness.match.textnorm import fold, term_key
 
 NOW = datetime(2026, 11, 2, tzinfo=timezone.utc)
 
@@ -203,7 +203,7 @@ def test_a_plain_term_is_not_found_in_an_ing_form_but_an_ing_term_finds_the_plai
 def test_an_everyday_word_alone_is_not_enough_but_backed_by_the_topic_it_is() -> None:
     # "falls" is a term of the example frailty profile, and an everyday verb: news that only
     # uses the verb stays out.  IDF from a realistic stream (our labelled items).
-    from awareness.profiles import load_profile
+    from awareness.config.profiles import load_profile
 
     root = Path(__file__).parents[1]
     frailty = load_profile(root / "profiles" / "frailty.yaml")

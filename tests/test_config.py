@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from awareness.config import load_settings
-from awareness.errors import ConfigError
+from awareness.config.settings import load_settings
+from awareness.core.errors import ConfigError
 
 
 def test_defaults_make_paths_relative_to_the_config_file(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from awareness.demo.server import render_atom, render_rss
-from awareness.models import ID_PATTERN, Profile, Source
-from awareness.profiles import load_profile, load_profiles
-from awareness.sources import load_sources
+from awareness.core.models import ID_PATTERN, Profile, Source
+from awareness.config.profiles import load_profile, load_profiles
+from awareness.config.sources import load_sources
 from conftest import EXAMPLE_PROFILES, SITE_FILES, example_profile_paths
 
 ROOT = Path(__file__).resolve().parent.parent

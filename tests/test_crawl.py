@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from awareness.cli import main
-from awareness.config import load_settings
-from awareness.crawl import crawl_sources, override_settings
+from awareness.config.settings import load_settings
+from awareness.gather.crawl import crawl_sources, override_settings
 from awareness.pipeline import open_context, run
 from servers import LoopbackHTTPServer, Route
 from site_server import FAST, listing_source, serve_site

@@ -16,12 +16,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from awareness.bulletin import Composer, Rendered
-from awareness.config import Settings
-from awareness.deliver import OutboxTransport, SmtpTransport, build_message, open_transport
-from awareness.errors import AwarenessError, DeliveryError
-from awareness.models import Profile
-from awareness.tokens import BadToken, ExpiredToken, Signer
+from awareness.deliver.bulletin import Composer, Rendered
+from awareness.config.settings import Settings
+from awareness.deliver.transport import OutboxTransport, SmtpTransport, open_transport
+from awareness.deliver.message import build_message
+from awareness.core.errors import AwarenessError, DeliveryError
+from awareness.core.models import Profile
+from awareness.deliver.tokens import BadToken, ExpiredToken, Signer
 from conftest import need_system
 from screenshot import SAMPLE_PROFILE, sample_bulletin, sample_links
 from servers import LoopbackSMTPServer, _Collector, _free_port

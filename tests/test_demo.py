@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from awareness.cli import main
-from awareness.profiles import load_profiles
+from awareness.config.profiles import load_profiles
 from conftest import example_profile_paths
 
 

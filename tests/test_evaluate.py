@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from awareness.errors import AwarenessError
-from awareness.evaluate import LabelledDataError, evaluate, format_report, load_labelled
-from awareness.models import Profile, Topic
-from awareness.profiles import load_profile
+from awareness.core.errors import AwarenessError
+from awareness.match.evaluate import LabelledDataError, evaluate, format_report, load_labelled
+from awareness.core.models import Profile, Topic
+from awareness.config.profiles import load_profile
 from conftest import example_profile_paths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"

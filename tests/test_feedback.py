@@ -9,12 +9,11 @@ from typing import Iterator
 import pytest
 
 from awareness.match import learning as classify
-from awareness.classify import Matcher
-from awareness.feedback import (FeedbackError, feedback_summary, labelled_examples, labels, matcher_for,
-                                record_feedback, record_judgement)
-from awareness.models import Match, Profile, Source, Topic
-from awareness.normalise import normalise
-from awareness.store import Store
+from awareness.match.classify import Matcher
+from awareness.match.feedback import FeedbackError, feedback_summary, labelled_examples, labels, matcher_for, record_feedback, record_judgement
+from awareness.core.models import Match, Profile, Source, Topic
+from awareness.gather.normalise import normalise
+from awareness.store.store import Store
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from awareness.cli import main
-from awareness.store import Store
+from awareness.store.store import Store
 from conftest import SHARED
 
 FARM = SHARED / "tools" / "feedfarm.py"

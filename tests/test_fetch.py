@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from awareness import netguard
-from awareness.config import Settings
-from awareness.errors import FetchError
-from awareness.fetch import FetchRequest, fetch_all, parse_retry_after
-from awareness.models import FetchResult
+from awareness.core import netguard
+from awareness.config.settings import Settings
+from awareness.core.errors import FetchError
+from awareness.gather.fetch import FetchRequest, fetch_all, parse_retry_after
+from awareness.core.models import FetchResult
 from servers import LoopbackHTTPServer, Route
 
 FEED = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>NHS news</title>'

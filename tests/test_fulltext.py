@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from awareness import fulltext, pubinfo
-from awareness.config import Settings
-from awareness.crawl import crawl_due, override_settings
-from awareness.enrich import enrich_new_items
-from awareness.normalise import normalise
-from awareness.pipeline import match_recent, open_context
-from awareness.store import Store, items
+from awareness.gather import fulltext, pubinfo
+from awareness.config.settings import Settings
+from awareness.gather.crawl import override_settings
+from awareness.gather.enrich import enrich_new_items
+from awareness.gather.normalise import normalise
+from awareness.pipeline import crawl_due, match_recent, open_context
+from awareness.store.store import Store
+from awareness.store.schema import items
 from servers import LoopbackHTTPServer, Route
 from site_server import FAST, make_pdf, serve_site, site_text
 
@@ -206,8 +207,8 @@ def test_publication_type_and_organisation_are_told_where_they_can_be() -> None:
 
 
 def test_bulletins_show_type_organisation_and_closing_date() -> None:
-    from awareness.bulletin import Composer, Links, build_bulletin
-    from awareness.models import Match, Profile, StoredItem
+    from awareness.deliver.bulletin import Composer, Links, build_bulletin
+    from awareness.core.models import Match, Profile, StoredItem
 
     when = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
     item = StoredItem(id=1, guid="g", link="https://www.gov.uk/government/consultations/smokefree",

@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from awareness.learn import TextClassifier, choose_by_cross_validation
+from awareness.match.learn import TextClassifier, choose_by_cross_validation
 from conftest import SHARED
 
 DATA = SHARED / "data" / "ohsumed" / "ohsumed_single23.tsv"

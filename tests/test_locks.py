@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from awareness import locks
-from awareness.locks import SCHEDULER, LockHeld, SchedulerLock, holder_of, profile_claim, try_claim
-from awareness.store import Store, utcnow
+from awareness.store import locks
+from awareness.store.locks import SCHEDULER, LockHeld, SchedulerLock, holder_of, profile_claim, try_claim
+from awareness.store.store import Store
+from awareness.store.schema import utcnow
 from service_world import World, database_url, world  # noqa: F401 - fixtures
 
 

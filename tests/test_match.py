@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from awareness.classify import Matcher, keyword_baseline, stemmed_baseline
+from awareness.match.classify import Matcher, keyword_baseline, stemmed_baseline
 from awareness.cli import main
-from awareness.evaluate import evaluate, load_labelled
-from awareness.models import Profile, Topic
-from awareness.profiles import load_profile
+from awareness.match.evaluate import evaluate, load_labelled
+from awareness.core.models import Profile, Topic
+from awareness.config.profiles import load_profile
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
 

@@ -11,12 +11,16 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from awareness import logs, pipeline, runlog
-from awareness.health_summary import send_summaries, summarise
-from awareness.metrics import render_metrics
-from awareness.normalise import normalise
-from awareness.scheduler import Scheduler
-from awareness.store import Store, utcnow
+from awareness.core import logs
+from awareness import pipeline
+from awareness.config.sources import load_sources
+from awareness.store import runlog
+from awareness.deliver.health_summary import send_summaries, summarise
+from awareness.store.metrics import render_metrics
+from awareness.gather.normalise import normalise
+from awareness.service.scheduler import Scheduler
+from awareness.store.store import Store
+from awareness.store.schema import utcnow
 from servers import Route
 from service_world import World, database_url, world  # noqa: F401 - fixtures
 
@@ -95,7 +99,7 @@ def test_the_owner_hears_about_failing_and_quiet_sources(world: World) -> None:
     now = utcnow()
     store = Store(world.database_url)
     try:
-        store.sync_sources(pipeline.load_sources(world.dir / "sources.yaml"))
+        store.sync_sources(load_sources(world.dir / "sources.yaml"))
         for week in range(2, 6):      # the quiet journal used to publish five items a week
             at = now - timedelta(weeks=week)
             store.add_items("quiet", [normalise("quiet", guid=f"q{week}-{i}", link=f"https://example.org/q/{week}/{i}",

@@ -12,8 +12,9 @@ from click.testing import CliRunner, Result
 
 from awareness.cli import main
 
-from awareness.migrations import SchemaError, _config, head_revision, known_revisions, upgrade
-from awareness.store import Store, create_engine, metadata, utcnow
+from awareness.store.migrations import SchemaError, _config, head_revision, known_revisions, upgrade
+from awareness.store.store import Store, create_engine
+from awareness.store.schema import metadata, utcnow
 from service_world import database_url  # noqa: F401 - fixture
 
 FIRST_SCHEMA_TABLES = {"sources", "items", "item_sources", "matches", "subscribers", "deliveries", "bulletins",

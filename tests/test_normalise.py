@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from awareness.normalise import canonical_link, clean_text, content_hash, normalise, title_key
+from awareness.gather.normalise import canonical_link, clean_text, content_hash, normalise, title_key
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -128,7 +128,7 @@ def test_normalise_drops_links_a_reader_must_never_click() -> None:
 
 
 def test_normalise_clamps_future_dates_and_takes_naive_dates_as_utc(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="awareness.normalise"):
+    with caplog.at_level(logging.DEBUG, logger="awareness.gather.normalise"):
         future = normalise("s", guid="g", link="", title="t", summary="", published=datetime(2039, 1, 1), now=NOW)
     assert future.published == NOW
     assert "future" in caplog.text

@@ -9,7 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from awareness.cli import main
-from awareness.sources import import_opml, load_sources, read_opml
+from awareness.config.sources import load_sources
+from awareness.config.opml_import import import_opml, read_opml
 
 
 def test_exported_opml_lists_every_feed_and_imports_back_the_same(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from awareness.errors import ParseError
-from awareness.parse import ParsedFeed, discover_feeds, parse_feed
+from awareness.core.errors import ParseError
+from awareness.gather.parse import ParsedFeed, discover_feeds, parse_feed
 
 FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)

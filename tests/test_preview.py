@@ -125,8 +125,8 @@ def test_the_bulletin_marks_local_items_and_puts_them_first_under_their_topic(wo
 
 
 def test_preview_shows_readers_feedback_and_how_it_moved_the_topic(world: dict) -> None:
-    from awareness.feedback import record_feedback
-    from awareness.store import Store
+    from awareness.match.feedback import record_feedback
+    from awareness.store.store import Store
 
     store = Store(f"sqlite:///{world['dir'] / 'awareness.db'}")
     try:

@@ -9,12 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from awareness.errors import ProfileError
-from awareness.models import Source
-from awareness.profiles import (
-    check_profiles, cron_day_of_week, cron_trigger, load_profile, load_profiles, profile_sources,
-    validate_schedule,
-)
+from awareness.core.errors import ProfileError
+from awareness.core.models import Source
+from awareness.config.profiles import check_profiles, load_profile, load_profiles, profile_sources
+from awareness.config.schedule import cron_day_of_week, cron_trigger, validate_schedule
 
 FIXTURES = Path(__file__).parent / "fixtures" / "profiles"
 LONDON = ZoneInfo("Europe/London")

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from awareness.progress import GatherProgress
+from awareness.gather.progress import GatherProgress
 
 
 def test_live_bar_shows_counts_of_new_unchanged_and_failed() -> None:

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from awareness.pipeline import GatherReport, ProfileReport, RunReport
-from awareness.runlog import finish_run, format_details, format_table, get_run, list_runs, start_run
-from awareness.store import Store
+from awareness.store.runlog import finish_run, format_details, format_table, get_run, list_runs, start_run
+from awareness.store.store import Store
 from service_world import database_url  # noqa: F401 - fixture
 
 
@@ -70,8 +70,8 @@ def test_the_table_and_the_details_read_well(store: Store) -> None:
 def test_old_history_is_pruned_and_recent_history_kept(store: Store) -> None:
     import time_machine
 
-    from awareness.runlog import KEEP, prune
-    from awareness.store import utcnow
+    from awareness.store.runlog import KEEP, prune
+    from awareness.store.schema import utcnow
 
     with time_machine.travel(utcnow() - KEEP - timedelta(days=1), tick=False):
         old = start_run(store, trigger="schedule", who=None, profile=None, source=None)

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from awareness import health_summary, pipeline, runlog
-from awareness.metrics import render_metrics
-from awareness.store import subscribers, utcnow
+from awareness.deliver import health_summary
+from awareness import pipeline
+from awareness.store import runlog
+from awareness.store.metrics import render_metrics
+from awareness.store.schema import subscribers, utcnow
 from runs_world import GOOD, MALFORMED, REFUSED, SECRET, RunsWorld, make_runs_world
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route, _Collector
 
@@ -201,7 +203,8 @@ def test_two_concurrent_runs_on_sqlite_leave_every_source_healthy_and_send_each_
 
 def test_a_run_refuses_when_another_holds_the_lock_past_the_wait_and_marks_nothing(
         tmp_path: Path, http_server: LoopbackHTTPServer, smtp_server: LoopbackSMTPServer) -> None:
-    from awareness import runlock, service
+    from awareness.store import runlock
+    from awareness.service import runs as service
 
     world = make_runs_world(tmp_path, http_server, smtp_server, good=2)
     store = world.store()

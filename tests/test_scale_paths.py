@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from awareness import parsepool, pipeline
-from awareness.bulletin import Composer, Links, build_bulletin
-from awareness.config import load_settings
-from awareness.models import Match, Profile, StoredItem
-from awareness.personalise import LinkPersonaliser
+from awareness.gather import parsepool
+from awareness import pipeline
+from awareness.deliver.bulletin import Composer, Links, build_bulletin
+from awareness.config.settings import load_settings
+from awareness.core.models import Match, Profile, StoredItem
+from awareness.deliver.personalise import LinkPersonaliser
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 
 T0 = datetime(2026, 11, 16, 8, 0, tzinfo=timezone.utc)
@@ -131,8 +132,8 @@ def test_a_new_subscriber_gets_everything_while_an_old_one_gets_only_what_is_new
 
 def test_scoring_in_worker_processes_gives_the_same_matches_in_the_same_order(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from awareness import matchpool
-    from awareness.classify import Matcher
+    from awareness.match import matchpool
+    from awareness.match.classify import Matcher
     profiles = [Profile(id=f"p{n}", name="P", topics=[{"id": "falls", "title": "Falls", "terms": ["falls prevention"]},
                                                       {"id": "cancer", "title": "Cancer", "terms": ["screening"]}])
                 for n in range(3)]

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from awareness import pipeline, runlog
-from awareness.scheduler import Scheduler
-from awareness.store import Store
+from awareness import pipeline
+from awareness.store import runlog
+from awareness.service.scheduler import Scheduler
+from awareness.store.store import Store
 from service_world import World, database_url, profile_yaml, world  # noqa: F401 - fixtures
 
 UTC = timezone.utc

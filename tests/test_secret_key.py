@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
-from awareness.config import load_settings
+from awareness.config.settings import load_settings
 from awareness.web import create_app
 from runs_world import make_runs_world
 from servers import LoopbackHTTPServer, LoopbackSMTPServer
 from webworld import Client
 from conftest import without_settings
 
-SHOW_KEY = "import sys; from awareness.config import load_settings; print(load_settings(sys.argv[1]).ensure_secret_key())"
+SHOW_KEY = "import sys; from awareness.config.settings import load_settings; print(load_settings(sys.argv[1]).ensure_secret_key())"
 
 
 def _env() -> dict[str, str]:

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from awareness import pipeline, runlog, service
-from awareness.errors import UnknownName
-from awareness.locks import SCHEDULER, holder_of
-from awareness.store import Store, bulletins, deliveries
+from awareness import pipeline
+from awareness.store import runlog
+from awareness.service import runs as service
+from awareness.core.errors import UnknownName
+from awareness.store.locks import SCHEDULER, holder_of
+from awareness.store.store import Store
+from awareness.store.schema import bulletins, deliveries
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, _Collector
 from service_world import World, database_url, make_world, world  # noqa: F401 - fixtures
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from awareness.config import load_settings
-from awareness.errors import ConfigError
+from awareness.config.settings import load_settings
+from awareness.core.errors import ConfigError
 
 
 def test_defaults_and_environment_overrides(tmp_path: Path) -> None:

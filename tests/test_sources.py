@@ -8,9 +8,10 @@ from textwrap import dedent
 
 import pytest
 
-from awareness.errors import SourcesError
-from awareness.models import Source
-from awareness.sources import check_sources, dump_source_yaml, import_opml, load_sources, read_opml
+from awareness.core.errors import SourcesError
+from awareness.core.models import Source
+from awareness.config.sources import check_sources, dump_source_yaml, load_sources
+from awareness.config.opml_import import import_opml, read_opml
 
 OPML = Path(__file__).parent / "fixtures" / "opml"
 

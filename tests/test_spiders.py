@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from lxml import html as lxml_html
 
-from awareness.config import Settings
-from awareness.normalise import normalise
-from awareness.parse import parse_feed
-from awareness.sources import check_sources
-from awareness.store import Store
+from awareness.config.settings import Settings
+from awareness.gather.normalise import normalise
+from awareness.gather.parse import parse_feed
+from awareness.config.sources import check_sources
+from awareness.store.store import Store
 from conftest import SHARED
 from fixture_dates import shift_dates, shifted
 from servers import LoopbackHTTPServer, Route
@@ -176,7 +176,7 @@ def test_the_gov_uk_search_spider_pages_through_results_and_keeps_type_and_organ
                             link="", date="", summary="", next="")
     report = crawl(store, settings, source)
     assert report.new_items == 5 and http_server.hits("/robots.txt") == 1
-    from awareness.enrich import enrich_new_items
+    from awareness.gather.enrich import enrich_new_items
     enrich_new_items(store, settings)
     items = {i.title: i for i in stored(store).values()}
     consultation = items["Smokefree generation: consultation on vapes and tobacco displays"]

@@ -8,9 +8,9 @@ from typing import Iterator
 
 import pytest
 
-from awareness.models import Item, Match, Source
-from awareness.normalise import normalise
-from awareness.store import Store
+from awareness.core.models import Item, Match, Source
+from awareness.gather.normalise import normalise
+from awareness.store.store import Store
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from awareness.classify import Matcher
-from awareness.models import Place, Profile, Topic
-from awareness.place import PlaceFinder
-from awareness.vocabulary import Vocabulary, built_in_groups
+from awareness.match.classify import Matcher
+from awareness.core.models import Place, Profile, Topic
+from awareness.match.place import PlaceFinder
+from awareness.match.vocabulary import Vocabulary, built_in_groups
 
 
 def urgent_care(**extra: object) -> Profile:
@@ -54,7 +54,7 @@ def test_places_are_found_as_whole_names_in_any_form() -> None:
 
 
 def test_a_mistyped_place_or_vocabulary_is_reported_with_its_line_and_the_fix(tmp_path) -> None:
-    from awareness.profiles import check_profiles
+    from awareness.config.profiles import check_profiles
 
     path = tmp_path / "bad.yaml"
     path.write_text("id: bad\nname: Bad\nplace:\n  system: North East\n  towns: [Gateshead]\n"

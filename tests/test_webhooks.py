@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from awareness.profiles import check_profiles
+from awareness.config.profiles import check_profiles
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from webworld import ITEMS, PROFILE, Site, build_site, close_site, rss
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from awareness import pipeline
-from awareness.config import Settings, load_settings
-from awareness.store import Store
-from awareness.users import add_user
+from awareness.config.settings import Settings, load_settings
+from awareness.store.store import Store
+from awareness.store.users import add_user
 from awareness.web import create_app
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from worlds import rss as feed

@@ -16,11 +16,9 @@ import shlex
 import sys
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from ..config import Settings
-from ..store import Store, users
-from ..users import add_user
+from ..store.store import Store
+from ..store.users import add_user, has_user, remove_user
+from ..config.settings import Settings
 
 STAFF_EMAIL = "demo-librarian@example.org"
 
@@ -45,13 +43,11 @@ def write_config(path: Path, *, database: Path, sources: Path, profiles: Path, o
 
 def staff_login(store: Store, password_file: Path) -> tuple[str, str]:
     """An admin account for the web app, made once per demo database; its password is kept beside the config."""
-    with store.engine.connect() as conn:
-        exists = conn.execute(sa.select(users.c.id).where(users.c.email == STAFF_EMAIL)).first() is not None
+    exists = has_user(store, STAFF_EMAIL)
     if exists and password_file.exists():
         return STAFF_EMAIL, password_file.read_text(encoding="utf-8").strip()
     if exists:          # the password was lost: start the account again
-        with store.engine.begin() as conn:
-            conn.execute(users.delete().where(users.c.email == STAFF_EMAIL))
+        remove_user(store, STAFF_EMAIL)
     password = secrets.token_urlsafe(12)
     add_user(store, STAFF_EMAIL, "admin", password)
     password_file.write_text(password + "\n", encoding="utf-8")

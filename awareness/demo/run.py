@@ -15,11 +15,11 @@ from pathlib import Path
 
 import click
 
-from ..config import load_settings
-from ..crawl import override_settings
-from ..errors import ConfigError
+from ..config.settings import load_settings
+from ..gather.crawl import override_settings
+from ..core.errors import ConfigError
 from ..pipeline import open_context, run
-from ..store import Store
+from ..store.store import Store
 from . import nextsteps
 from .server import DemoServer
 
@@ -41,7 +41,7 @@ def run_demo(workdir: Path, *, keep_db: bool = False, port: int = 8000) -> None:
     secret = os.environ.get("AWARENESS_SECRET_KEY")
     settings = load_settings(config, environ={"AWARENESS_SECRET_KEY": secret} if secret else {})
     # The summary below names every file; one log line per message would only bury it.
-    logging.getLogger("awareness.deliver").setLevel(logging.WARNING)
+    logging.getLogger("awareness.deliver.transport").setLevel(logging.WARNING)
     started = time.time()
     with DemoServer() as server:
         settings.sources.write_text(server.sources_yaml(), encoding="utf-8")

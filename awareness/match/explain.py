@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ..textnorm import surface_forms, term_key
+from .textnorm import surface_forms, term_key
 from .terms import Analysed
 
 MAX_REASONS = 5

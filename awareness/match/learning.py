@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from ..textnorm import Token, segments, surface_forms
+from .textnorm import Token, segments, surface_forms
 from .terms import Analysed
 
 # (title, summary, relevant?) for one topic, from feedback and judgements.

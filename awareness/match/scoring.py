@@ -61,10 +61,10 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from ..models import Match, Profile, StoredItem, Topic
-from ..place import PlaceFinder
-from ..textnorm import Token, features, segments, term_key
-from ..vocabulary import Vocabulary, everyday_keys
+from ..core.models import Match, Profile, StoredItem, Topic
+from .place import PlaceFinder
+from .textnorm import Token, features, segments, term_key
+from .vocabulary import Vocabulary, everyday_keys
 from .explain import Explaining
 from .learning import Example, Learning
 from .terms import Analysed, PhraseIndex, forms_found, incidence

@@ -18,8 +18,8 @@ import numpy as np
 import snowballstemmer
 from scipy import sparse
 
-from ..models import Profile
-from ..textnorm import Token, hit_key
+from ..core.models import Profile
+from .textnorm import Token, hit_key
 
 
 class PhraseIndex:

@@ -12,8 +12,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
-from ..models import Topic
-from ..textnorm import features, segments
+from ..core.models import Topic
+from .textnorm import features, segments
 
 # How much each part of a topic shapes its vector (each part normalised first).
 PART_WEIGHTS = {"terms": 1.0, "title": 0.6, "description": 0.8, "examples": 0.8}

@@ -24,10 +24,10 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..bulletin import Composer
-from ..config import Settings
-from ..store import Store
-from ..tokens import Signer
+from ..deliver.bulletin import Composer
+from ..config.settings import Settings
+from ..store.store import Store
+from ..deliver.tokens import Signer
 from . import public, staff, topics_page, users_page
 from .core import Web
 

@@ -16,17 +16,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..bulletin import Composer, day_label, plural
-from ..config import Settings
-from ..errors import AwarenessError
-from ..localtime import local
-from ..models import Profile
-from ..pipeline import Context
-from ..profiles import check_profiles
-from ..sources import usable_sources
-from ..store import Store
-from ..tokens import Signer
-from ..users import User, granted_profiles, may_tune, session_user
+from ..deliver.bulletin import Composer, day_label, plural
+from ..config.settings import Settings
+from ..core.localtime import local
+from ..core.models import Profile
+from ..context import Context
+from ..store.lastgood import load_in_force
+from ..store.store import Store
+from ..deliver.tokens import Signer
+from ..store.users import User, granted_profiles, may_tune, session_user
 
 CSRF_COOKIE = "aw_csrf"
 SESSION_COOKIE = "aw_session"
@@ -50,15 +48,10 @@ class Web:
     # ------------------------------------------------------------ profiles
 
     def context(self) -> Context:
-        """A pipeline context over the shared store, with profiles as they are on disk now."""
-        try:
-            sources, _ = usable_sources(self.settings.sources, fetch_allow=self.settings.fetch_allow)
-        except AwarenessError:
-            sources = []
-        profiles, problems = check_profiles([self.settings.profiles], sources or None) \
-            if self.settings.profiles.is_dir() else ([], [])
-        return Context(settings=self.settings, store=self.store, sources=sources, profiles=profiles,
-                       composer=self.composer, signer=self.signer, profile_errors=problems)
+        """A pipeline context over the shared store, with what is in force now: the profiles as they
+        are on disk, and the last good version of one a broken edit left unreadable (as the scheduler)."""
+        in_force = load_in_force(self.settings, self.store, keep_sources=[])
+        return Context.of(self.settings, self.store, in_force, composer=self.composer, signer=self.signer)
 
     def profiles(self) -> list[Profile]:
         return self.context().profiles

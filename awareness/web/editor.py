@@ -15,9 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..models import Profile
-from ..pipeline import Context
-from ..profiles import check_profiles
+from ..core.models import Profile
+from ..context import Context
+from ..config.profiles import check_profiles
+from ..preview import diff_profiles
 
 HISTORY = ".history"
 
@@ -46,7 +47,6 @@ def check(ctx: Context, profile: Profile, text: str) -> Checked:
     if errors or not found:
         return Checked(errors=errors or [f"{real.name}: no profile found in the edited text"])
     new = found[0].model_copy(update={"path": str(real)})
-    from ..preview import diff_profiles
     return Checked(profile=new, diff=diff_profiles(ctx, profile, new))
 
 

@@ -16,7 +16,7 @@ import ipaddress
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..config import Settings
+from ..config.settings import Settings
 
 
 def _loopback(host: str) -> bool:

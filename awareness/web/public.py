@@ -18,13 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import archive, archive_search, closing, exports, frequency, manage, subscriptions
-from ..deliver import open_transport
-from ..errors import DeliveryError
-from ..feedback import record_feedback
-from ..sendlimits import may_send_confirmation
-from ..store import utcnow
-from ..tokens import BadToken, ExpiredToken
+from ..deliver import archive, archive_search, closing, frequency, manage, subscriptions
+from . import exports
+from ..deliver.transport import open_transport
+from ..core.errors import DeliveryError
+from ..match.feedback import record_feedback
+from ..deliver.sendlimits import may_send_confirmation
+from ..store.schema import utcnow
+from ..deliver.tokens import BadToken, ExpiredToken
 from .core import Web
 
 logger = logging.getLogger(__name__)

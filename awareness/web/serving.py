@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Settings
+from ..config.settings import Settings
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

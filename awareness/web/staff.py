@@ -12,7 +12,6 @@ import logging
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -20,15 +19,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .. import archive, runlock, runlog, subscriptions
-from ..errors import AwarenessError
+from ..deliver import archive, subscriptions
+from ..store import runlock, runlog
+from ..core.errors import AwarenessError
 from ..judgements import apply_to_preview, list_judgements, undo_judgement
-from ..sources import usable_sources
-from ..store import item_sources, utcnow
-from ..users import authenticate, end_session, finish_login, reserve_login, start_session
+from ..config.sources import usable_sources
+from ..store.schema import utcnow
+from ..store.users import authenticate, end_session, finish_login, reserve_login, start_session
 from . import editor
 from .guard import metrics_refusal
 from .core import CSRF_COOKIE, SESSION_COOKIE, Web, see_other
+from ..match.feedback import feedback_summary, record_judgement
+from ..preview import preview_profile
+from ..service.runs import dry_run, trigger_run
+from ..store.metrics import CONTENT_TYPE, render_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +47,7 @@ def _safe_next(value: str) -> str:
 
 def _items_last_week(web: Web) -> dict[str, int]:
     """New items per source over the last seven days."""
-    since = utcnow() - timedelta(days=7)
-    q = (sa.select(item_sources.c.source_id, sa.func.count()).where(item_sources.c.first_seen >= since)
-         .group_by(item_sources.c.source_id))
-    with web.store.engine.connect() as conn:
-        return {source_id: int(n) for source_id, n in conn.execute(q)}
+    return web.store.new_items_per_source(utcnow() - timedelta(days=7))
 
 
 def _wait_words(seconds: int) -> str:
@@ -111,8 +111,6 @@ def routes(web: Web) -> list[Route]:
     async def librarian_profile(request: Request) -> Response:
         _, profile = web.require_profile(request, request.path_params["profile_id"])
         ctx = web.context()
-        from ..feedback import feedback_summary
-        from ..preview import preview_profile
         preview = await run_in_threadpool(preview_profile, ctx, profile)
         judged = list_judgements(web.store, profile)
         preview = apply_to_preview(preview, judged)       # exclude / include show at once
@@ -133,7 +131,6 @@ def routes(web: Web) -> list[Route]:
         if topic_id not in {t.id for t in profile.topics}:
             raise HTTPException(400, "That topic is not in this profile.")
         include = form.get("verdict") == "include"
-        from ..feedback import record_judgement
         record_judgement(web.store, profile_id=profile.id, topic_id=topic_id, item_id=item_id, include=include,
                          who=user.email)
         return see_other(f"/librarian/{profile.id}?judged={item_id}#item-{item_id}-{topic_id}")
@@ -192,7 +189,6 @@ def routes(web: Web) -> list[Route]:
             counts = {p.id: subscriptions.subscriber_count(web.store, p) for p in chosen}
             return web.render(request, "admin_confirm.html.j2", profile=target, chosen=chosen, counts=counts,
                               report=None)
-        from ..service import dry_run, trigger_run
         try:
             if choice == "dry-run":
                 report = await run_in_threadpool(lambda: dry_run(web.settings, force=True, profile=profile,
@@ -241,7 +237,6 @@ def routes(web: Web) -> list[Route]:
             return JSONResponse({"error": f"no profile '{profile}'"}, status_code=404)
         if source is not None and source not in {s.id for s in ctx.sources}:
             return JSONResponse({"error": f"no source '{source}'"}, status_code=404)
-        from ..service import trigger_run
         try:
             run_id = await run_in_threadpool(lambda: trigger_run(web.settings, profile=profile, source=source,
                                                                  trigger="web", who="admin API"))
@@ -257,7 +252,6 @@ def routes(web: Web) -> list[Route]:
         return JSONResponse({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
-        from ..metrics import CONTENT_TYPE, render_metrics
         refused = metrics_refusal(web.settings, request)   # a token, or this host only (issue 15)
         if refused is not None:
             return refused

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import topic_form
-from ..models import Profile
+from ..config import topic_form
+from ..core.models import Profile
 from . import editor
 from .core import Web, see_other
 

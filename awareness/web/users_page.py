@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import accounts
-from ..users import UserError
+from ..store import user_admin as accounts
+from ..store.users import UserError
 from .core import Web
 
 logger = logging.getLogger(__name__)

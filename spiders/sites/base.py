@@ -4,7 +4,7 @@ A spider is given one source (its sources.yaml entry) and the links it
 gathered before.  It stops paging as soon as a page shows an entry it
 already has (the site lists newest first), and it keeps a health record
 (pages read, entries found, warnings, the error that stopped it) that
-``awareness.crawl`` stores as the source's health.
+``awareness.gather.crawl`` stores as the source's health.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 
-from awareness.normalise import canonical_link
+from awareness.gather.normalise import canonical_link
 
 
 class AwarenessSpider(scrapy.Spider):

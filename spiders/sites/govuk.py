@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy.http import Response
 
-from awareness.pubinfo import parse_date
+from awareness.gather.pubinfo import parse_date
 
 from .base import AwarenessSpider
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from parsel import Selector, SelectorList
 from scrapy.http import Response, TextResponse
 
-from awareness.pubinfo import parse_date
+from awareness.gather.pubinfo import parse_date
 
 from .base import AwarenessSpider
 

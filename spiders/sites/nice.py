@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from scrapy.http import Response, TextResponse
 
-from awareness.pubinfo import parse_date
+from awareness.gather.pubinfo import parse_date
 
 from .base import AwarenessSpider
 

@@ -155,7 +155,7 @@ def _link(message: Any, pattern: str) -> str:
 
 
 def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: tuple[Site, str], page: Any) -> None:
-    from awareness.store import match_feedback, subscribers
+    from awareness.store.schema import match_feedback, subscribers
 
     site, base = live
     audit = Audit(page, "reader")
@@ -318,7 +318,7 @@ def test_admin_sees_sources_runs_and_subscribers_and_runs_now(live: tuple[Site, 
     audit.look("admin-dry-run")
     page.get_by_role("button", name="Yes, send now").click()
     assert page.get_by_role("status").is_visible()
-    from awareness.runlog import list_runs
+    from awareness.store.runlog import list_runs
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not list_runs(site.store) or list_runs(site.store)[0].finished is None):
         time.sleep(0.1)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from awareness import pipeline
-from awareness.config import Settings, load_settings
+from awareness.config.settings import Settings, load_settings
 from worlds import write_config
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from awareness import cli, pipeline, refusals
+from awareness import pipeline
+from awareness.cli import run as cli_run
+from awareness.deliver import refusals
 from relworld import NOW, World, frail, make_world, rss, text_of
 from servers import LoopbackHTTPServer, Route
 from smtpfaults import faulty_server
@@ -50,11 +52,11 @@ def test_a_mail_server_down_at_the_start_is_retried_with_growing_pauses_until_it
                 smtp.start()
 
     watcher = StartAfterTwoRetries()
-    logging.getLogger("awareness.deliver").addHandler(watcher)
+    logging.getLogger("awareness.deliver.transport").addHandler(watcher)
     try:
         report = pipeline.run(ctx, now=NOW)
     finally:
-        logging.getLogger("awareness.deliver").removeHandler(watcher)
+        logging.getLogger("awareness.deliver.transport").removeHandler(watcher)
         smtp.stop()
     assert report.ok, report.profiles[0].errors
     assert sorted(to for _, tos in handler.envelopes for to in tos) == sorted(PEOPLE), "each reader once"
@@ -106,7 +108,7 @@ def test_a_4xx_recipient_is_retried_and_a_5xx_recipient_is_marked_reported_and_n
         assert handler.rcpt_attempts["carol@example.org"] == 3, "carol's 4xx was retried until it cleared"
         assert handler.rcpt_attempts["dave@example.org"] == 1, "dave's 5xx was not retried"
         assert not report.ok and profile.sent == 4 and profile.failed == 1 and profile.refused == 1
-        summary = cli._failure_summary(report.profiles)
+        summary = cli_run._failure_summary(report.profiles)
         assert "refused for good" in summary and "will retry" not in summary, "the admin is not told it retries"
         (error,) = profile.errors
         assert error.startswith("dave@example.org: ") and "550 5.1.1" in error and "permanent" in error

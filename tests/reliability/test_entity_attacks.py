@@ -24,8 +24,8 @@ CHILD = textwrap.dedent("""\
     import io, json, resource, sys, time
     from datetime import datetime, timezone
     import feedparser
-    from awareness.errors import ParseError
-    from awareness.parse import parse_feed
+    from awareness.core.errors import ParseError
+    from awareness.gather.parse import parse_feed
 
     cases = json.load(open(sys.argv[1]))
     docs = {name: open(path, "rb").read() for name, path in cases.items()}
@@ -139,7 +139,7 @@ def test_entity_attacks_finish_fast_in_bounded_memory_and_touch_no_file_or_netwo
 def test_a_body_that_names_a_file_or_url_is_never_opened(body: bytes) -> None:
     from datetime import datetime, timezone
 
-    from awareness.errors import ParseError
-    from awareness.parse import parse_feed
+    from awareness.core.errors import ParseError
+    from awareness.gather.parse import parse_feed
     with pytest.raises(ParseError, match="not a feed"):
         parse_feed("s", "https://e.org/", body, now=datetime.now(timezone.utc))

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from awareness import dblock, pipeline
+from awareness.store import dblock
+from awareness import pipeline
 from relworld import ENV, NOW, frail, make_world, rss
 from servers import LoopbackHTTPServer, Route, _Collector
 from smtpfaults import faulty_server

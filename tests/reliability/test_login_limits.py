@@ -19,8 +19,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from awareness.store import Store, login_attempts
-from awareness.users import add_user
+from awareness.store.store import Store
+from awareness.store.schema import login_attempts
+from awareness.store.users import add_user
 from servers import LoopbackHTTPServer, LoopbackSMTPServer
 from service_world import World, database_url, make_world  # noqa: F401 - fixture
 

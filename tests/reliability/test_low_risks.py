@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from awareness import pipeline
 from awareness.cli import main
-from awareness import users as _users
+from awareness.store import users as _users
 from awareness.web import create_app
 from relworld import ENV, NOW, Entry, make_world, rss, text_of, html_of
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from awareness import pipeline
 from awareness.cli import main
-from awareness.profiles import check_profiles
+from awareness.config.profiles import check_profiles
 from relworld import ENV, NOW, PROFILE, frail, make_world, rss, text_of
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from awareness import pipeline
 from awareness.cli import main
-from awareness.profiles import check_profiles
-from awareness.sources import load_sources
+from awareness.config.profiles import check_profiles
+from awareness.config.sources import load_sources
 from relworld import ENV, NOW, PROFILE, frail, make_world, rss
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from webworld import Site, site  # noqa: F401 (the fixture)

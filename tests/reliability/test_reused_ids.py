@@ -12,8 +12,8 @@ from email.message import EmailMessage
 
 import sqlalchemy as sa
 
-from awareness import subscriptions
-from awareness.store import subscribers, utcnow
+from awareness.deliver import subscriptions
+from awareness.store.schema import subscribers, utcnow
 from webworld import Site, site  # noqa: F401 (the fixture)
 
 
@@ -72,8 +72,8 @@ def test_upgrading_an_old_database_keys_every_subscriber_and_never_reuses_a_ledg
 
     from alembic import command
 
-    from awareness.migrations import _config, upgrade
-    from awareness.store import Store, create_engine
+    from awareness.store.migrations import _config, upgrade
+    from awareness.store.store import Store, create_engine
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     url = f"sqlite:///{tmp_path / 'old.db'}"

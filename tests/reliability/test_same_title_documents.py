@@ -12,9 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from awareness import pipeline
-from awareness.models import Source
-from awareness.normalise import normalise
-from awareness.store import Store
+from awareness.core.models import Source
+from awareness.gather.normalise import normalise
+from awareness.store.store import Store
 from relworld import NOW, Entry, make_world, rss, text_of
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 

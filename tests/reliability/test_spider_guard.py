@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from awareness.config import Settings
-from awareness.store import Store
+from awareness.config.settings import Settings
+from awareness.store.store import Store
 from servers import CountingListener, LoopbackHTTPServer, Route
 from site_server import crawl, listing_source
 
@@ -93,7 +93,7 @@ def test_proxy_variables_do_not_route_crawls_around_the_guard(http_server: Loopb
 def test_the_address_is_checked_again_when_connecting(listener: CountingListener, tmp_path: Path) -> None:
     """With the request check switched off, the resolver Scrapy connects through still refuses:
     the address that is connected to is the one that was checked (DNS cannot change in between)."""
-    from awareness.crawl import override_settings
+    from awareness.gather.crawl import override_settings
 
     store = Store(settings_for(tmp_path).database_url)
     with override_settings(DOWNLOADER_MIDDLEWARES={"spiders.middlewares.NetguardMiddleware": None},

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from awareness import netguard
-from awareness.config import Settings, load_settings
-from awareness.errors import FetchError, SourcesError
-from awareness.fetch import FetchRequest, fetch_all
-from awareness.models import FetchResult
-from awareness.sources import import_opml, load_sources
+from awareness.core import netguard
+from awareness.config.settings import Settings, load_settings
+from awareness.core.errors import FetchError, SourcesError
+from awareness.gather.fetch import FetchRequest, fetch_all
+from awareness.core.models import FetchResult
+from awareness.config.sources import load_sources
+from awareness.config.opml_import import import_opml
 from relworld import frail, rss
 from servers import CountingListener, LoopbackHTTPServer, Route
 

@@ -29,7 +29,7 @@ from conftest import chromium_path, need_system
 from servers import LoopbackHTTPServer, LoopbackSMTPServer, Route
 from webworld import PASSWORD, Client, Site, site  # noqa: F401 (site: the fixture)
 
-from awareness import store as tables
+from awareness.store import schema as tables
 
 STATE_TABLES = ("subscribers", "suppressions", "pending_subscriptions", "subscriber_topics", "match_feedback",
                 "match_judgements", "web_sessions", "runs", "users")

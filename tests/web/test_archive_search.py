@@ -7,7 +7,7 @@ import re
 
 from pathlib import Path
 
-from awareness.archive_search import search
+from awareness.deliver.archive_search import search
 from servers import LoopbackHTTPServer, LoopbackSMTPServer
 from webworld import Site, build_site, close_site, site  # noqa: F401 (the fixture)
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from awareness import frequency, pipeline
-from awareness.models import Profile, Topic
-from awareness.profiles import cron_trigger
+from awareness import pipeline
+from awareness.deliver import frequency
+from awareness.core.models import Profile, Topic
+from awareness.config.schedule import cron_trigger
 from servers import Route
 from webworld import ITEMS, NOW, PROFILE, Site, rss, site  # noqa: F401 (the fixture)
 
@@ -141,7 +142,7 @@ def test_a_daily_digest_comes_once_a_day_at_the_profiles_hour_and_reaches_back_f
 def test_leaving_after_choosing_a_frequency_leaves_nothing_behind(site: Site) -> None:
     import sqlalchemy as sa
 
-    from awareness.store import reader_choices
+    from awareness.store.schema import reader_choices
 
     link = manage_link(site, "alice@example.nhs.uk")
     choose(site, link, "daily")

@@ -9,7 +9,7 @@ import re
 
 import yaml
 
-from awareness.topic_form import TopicEdit, apply
+from awareness.config.topic_form import TopicEdit, apply
 from conftest import example_profile_paths
 from webworld import PROFILE, Site, site  # noqa: F401 (the fixture)
 
@@ -105,7 +105,7 @@ def test_a_bad_threshold_is_refused_naming_the_topic_and_nothing_is_saved(site: 
 
 
 def test_the_form_needs_rights_to_the_profile(site: Site) -> None:
-    from awareness.users import add_user
+    from awareness.store.users import add_user
     from webworld import PASSWORD
     add_user(site.store, "other@example.nhs.uk", "librarian", PASSWORD)
     c = site.client()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from awareness.users import add_user
+from awareness.store.users import add_user
 from webworld import PASSWORD, Site, site  # noqa: F401 (the fixture)
 
 

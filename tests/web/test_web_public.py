@@ -11,8 +11,9 @@ from email.message import EmailMessage
 
 import sqlalchemy as sa
 
-from awareness.store import email_hash, match_feedback, pending_subscriptions, subscribers, suppressions, utcnow
-from awareness.subscriptions import chosen_topics
+from awareness.store.store import email_hash
+from awareness.store.schema import match_feedback, pending_subscriptions, subscribers, suppressions, utcnow
+from awareness.deliver.subscriptions import chosen_topics
 from webworld import Site, site  # noqa: F401 (the fixture)
 
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import html
 import re
 
-from awareness import runlog, service
-from awareness.store import utcnow
+from awareness.store import runlog
+from awareness.service import runs as service
+from awareness.store.schema import utcnow
 from servers import Route
 from webworld import Site, site  # noqa: F401 (the fixture)
 
@@ -68,7 +69,7 @@ def test_a_run_whose_process_died_shows_as_interrupted(site: Site) -> None:  # n
     dead = runlog.start_run(site.store, trigger="cli", who="ops", profile=None, source=None,
                             holder="some-host:999999:abc")
     with site.store.engine.begin() as conn:   # its lock row went stale long ago
-        from awareness.store import scheduler_lock
+        from awareness.store.schema import scheduler_lock
         conn.execute(scheduler_lock.insert().values(name="run", holder="some-host:999999:abc",
                                                     acquired=utcnow(), heartbeat=utcnow().replace(year=2020)))
     c = site.client()

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from awareness.cli import main
-from awareness.runlog import get_run
-from awareness.store import match_judgements, users, web_sessions
+from awareness.store.runlog import get_run
+from awareness.store.schema import match_judgements, users, web_sessions
 from webworld import PASSWORD, Site, site  # noqa: F401 (the fixture)
 
 

@@ -1,0 +1,82 @@
+"""One bulletin email per subscriber, with the headers bulk mail needs to be well behaved:
+List-Id, one-click List-Unsubscribe (RFC 8058), Auto-Submitted, Reply-To the profile's owner.
+(``transport`` sends it.)
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+import secrets
+from datetime import datetime, timezone
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from .bulletin import Rendered
+from ..core.mailheaders import RawListHeader
+from ..core.models import Profile
+
+
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+
+
+def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile, list_domain: str,
+                  unsubscribe_url: str | None, unsubscribe_mailto: str, message_id_domain: str) -> EmailMessage:
+    """One bulletin email: text first, then HTML, so clients prefer the HTML.
+
+
+    Without ``unsubscribe_url`` (a subscription's confirmation email: the reader
+    is not on the list yet) the list headers are left out; an empty
+    ``unsubscribe_mailto`` leaves the mailto out of List-Unsubscribe.
+    """
+    msg = EmailMessage(policy=email.policy.default)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Message-ID"] = _message_id(message_id_domain)
+    owner_name, owner_address = parseaddr(profile.owner) if profile.owner else ("", "")
+    if "@" in owner_address:
+        # Replies reach the librarian who tunes the profile, not an unread sender mailbox.
+        msg["Reply-To"] = str(Address(display_name=owner_name, addr_spec=owner_address))
+    if unsubscribe_url is not None:
+        msg["List-Id"] = f"{_phrase(profile.name)} <{profile.id}.{list_domain}>"
+        targets = [f"<{unsubscribe_url}>"]
+        if unsubscribe_mailto:   # only a mailbox someone reads: Awareness sends with none (issue 17)
+            mailto = unsubscribe_mailto if unsubscribe_mailto.startswith("mailto:") else f"mailto:{unsubscribe_mailto}"
+            targets.append(f"<{mailto}>")
+        msg["List-Unsubscribe"] = RawListHeader("List-Unsubscribe", ", ".join(targets))
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg["Precedence"] = "bulk"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    return msg
+
+
+def _message_id(domain: str) -> str:
+    """A Message-ID short enough not to be folded.
+
+
+    make_msgid's ids are ~40 characters before the domain, so with a long NHS
+    domain the header passes 78 columns and gets folded; Python then reads it
+    back with a leading space, and threading by Message-ID breaks.
+    """
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return f"<{stamp}.{secrets.token_hex(6)}@{domain}>"
+
+
+def _phrase(name: str) -> str:
+    """The List-Id description: quoted when plain ASCII needs it.
+
+
+    A non-ASCII name is RFC 2047-encoded by the email package, and encoded
+    words may not sit inside quotes, so its specials are dropped instead.
+    """
+    name = " ".join(name.split())
+    if not _SPECIALS.search(name):
+        return name
+    if name.isascii():
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return " ".join(_SPECIALS.sub(" ", name).split())

@@ -1,0 +1,332 @@
+"""Compose and deliver: each due profile's bulletin for each subscriber, archived, personalised,
+sent, and written in the ledger once the mail server accepts it.
+
+A profile that breaks is reported and left for the next run; the others still go.  What a
+run needs of its context is the ``Run`` protocol below (the pipeline's Context is one), so this
+stage knows nothing of the pipeline above it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from . import archive, frequency, refusals, webhook
+from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
+from .personalise import LinkPersonaliser
+from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
+from .tokens import Signer
+from .transport import Transport, open_transport, send_with_retry
+from .message import build_message
+from ..config.profiles import profile_sources
+from ..config.schedule import cron_trigger
+from ..config.settings import Settings
+from ..core import logs
+from ..core.errors import DeliveryError
+from ..core.models import Match, Profile, Source, StoredItem
+from ..core.stopping import STOP
+from ..store import locks
+from ..store.schema import utcnow
+from ..store.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+class Run(Protocol):
+    """What sending needs of a run's context."""
+
+    settings: Settings
+    store: Store
+    sources: list[Source]
+    profiles: list[Profile]
+    composer: Composer
+    signer: Signer
+
+    @property
+    def source_names(self) -> dict[str, str]: ...
+
+    def profile(self, profile_id: str) -> Profile: ...
+
+
+@dataclass
+class ProfileReport:
+    profile_id: str
+    name: str
+    due: bool = True
+    sent: int = 0
+    failed: int = 0
+    refused: int = 0                # of the failed: refused for good (5xx), never retried
+    items: int = 0                  # distinct items sent across subscribers
+    note: str = ""
+    errors: list[str] = field(default_factory=list)
+    outputs: list[Rendered] = field(default_factory=list)   # filled on dry runs only
+    matched: int = 0                # items matched in the lookback window, before "already sent"
+    crashed: bool = False           # this profile's run broke off with an unexpected error; the others went on
+    would_send: list[tuple[str, Bulletin]] = field(default_factory=list)   # dry runs: (address, bulletin)
+    posted: int = 0                 # summaries accepted by the profile's Teams/Slack webhooks (issue 17)
+
+
+def is_due(ctx: Run, profile: Profile, now: datetime) -> bool:
+    """Due when the profile's schedule has fired since its last complete send,
+    or when an earlier attempt left a subscriber unserved (the mail server was down)."""
+    if ctx.store.has_pending_retry(profile.id):
+        return True
+    last = ctx.store.last_complete(profile.id)
+    if last is None:
+        return True
+    next_fire = cron_trigger(profile.schedule, profile.timezone).get_next_fire_time(None, last)
+    return next_fire is not None and next_fire <= now
+
+
+def compose_for(ctx: Run, profile: Profile, subscriber_id: int, *, now: datetime,
+                cache: dict[Any, Any] | None = None) -> Bulletin | None:
+    """The bulletin this subscriber should get now: matched, in the window, not sent before.
+
+    ``cache`` (a fresh dict per profile and run) lets the profile's subscribers share
+    its candidates and, when they would get the same items, the bulletin itself.
+    """
+    start = now - timedelta(days=profile.lookback_days)
+    shared = None if cache is None else cache.get("matched")
+    if shared is None:
+        chosen = [s.id for s in profile_sources(profile, ctx.sources)]
+        window = None if cache is None else cache.setdefault("items", {})   # shared by the run's profiles
+        candidates = None if window is None else window.get((start, tuple(chosen)))
+        if candidates is None:
+            candidates = ctx.store.items_since(start, source_ids=chosen)
+            if window is not None:
+                window[(start, tuple(chosen))] = candidates
+        verdicts = ctx.store.matches_for([i.id for i in candidates], profile.id)
+        shared = [(i, verdicts[i.id]) for i in candidates if verdicts.get(i.id)]
+        if cache is not None:
+            cache["matched"], cache["ids"] = shared, {i.id for i, _ in shared}
+    already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
+    already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
+    wanted = chosen_topics(ctx.store, subscriber_id)   # a web subscriber's topic choice; empty: all
+    key = None if cache is None else (frozenset(already & cache["ids"]), frozenset(wanted))
+    if key is not None and key in cache:
+        return cache[key]
+    bulletin = bulletin_from(ctx, profile, shared, already=already, now=now, wanted=wanted)
+    if key is not None:
+        cache[key] = bulletin
+    return bulletin
+
+
+def bulletin_from(ctx: Run, profile: Profile, scored: list[tuple[StoredItem, list[Match]]], *,
+                  already: set[int], now: datetime, wanted: Iterable[str] = ()) -> Bulletin | None:
+    """The one rule for what a profile's next bulletin holds (issue 17): real runs, dry runs and previews.
+
+    From items with their matches: only those inside ``lookback_days``, from the profile's
+    ``sources:``, not ``already`` sent, under the ``wanted`` topics (empty: all); then each
+    item once under its best topic and the best ``max_items`` (build_bulletin).
+    """
+    start = now - timedelta(days=profile.lookback_days)
+    chosen = {s.id for s in profile_sources(profile, ctx.sources)}
+    wanted = set(wanted)
+    matched = [(i, [m for m in ms if m.topic_id in wanted] if wanted else ms) for i, ms in scored
+               if i.id not in already and i.published >= start and chosen.intersection(i.sources)]
+    matched = [(i, ms) for i, ms in matched if ms]
+    return build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
+
+
+def links_for(ctx: Run, profile: Profile, subscriber_id: int, page_id: int | None = None,
+              key: str | None = None) -> Links:
+    """Per-subscriber links to the web app, signed so that they carry no email address.
+
+    ``page_id`` is the bulletin's archived web version ("view in browser"); ``key`` the
+    subscriber's link key (read from the store when not given).
+    """
+    base = ctx.settings.base_url.rstrip("/")
+    if key is None:
+        key = subscriber_key(ctx.store, subscriber_id)
+    token = ctx.signer.unsubscribe_token(profile.id, subscriber_id, key)
+
+    def feedback(item_id: int, verdict: str) -> str:
+        return f"{base}/feedback/{ctx.signer.feedback_token(profile.id, subscriber_id, item_id, verdict)}"
+
+    return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback,
+                 view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None,
+                 manage=f"{base}/manage/{token}")   # every subscription of this address (issue 17)
+
+
+@dataclass
+class _Sending:
+    """What one call of send_due_bulletins shares across its profiles."""
+
+    dry_run: bool
+    transport: Transport | None = None
+    unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
+    window_items: dict[Any, Any] = field(default_factory=dict)   # items in a lookback window, loaded once
+
+
+def send_due_bulletins(ctx: Run, *, now: datetime | None = None, force: bool = False,
+                       only_profile: str | None = None, dry_run: bool = False,
+                       due_only: bool = False, readers_only: bool = False) -> list[ProfileReport]:
+    """Send each due profile's bulletin to each subscriber; record each delivery once it is accepted.
+
+    A profile that breaks with an unexpected error is reported (``crashed``) and
+    left for the next run; the other profiles' bulletins still go (issue 16).
+    A dry run composes exactly what a real run would send and records nothing;
+    with ``due_only`` it keeps to the profiles whose schedule has come round.
+    Readers who chose their own frequency or paused (frequency.py) are served by
+    their own schedule; ``readers_only`` serves only them (the scheduler's hourly pass).
+    """
+    now = now or utcnow()
+    profiles = [ctx.profile(only_profile)] if only_profile else ctx.profiles
+    reports: list[ProfileReport] = []
+    sending = _Sending(dry_run=dry_run)
+    claims = ExitStack()   # one sender per profile at a time, across processes (issue 5)
+    try:
+        for profile in profiles:
+            if STOP.is_set():
+                break
+            report = ProfileReport(profile.id, profile.name)
+            reports.append(report)
+            profile_due = not readers_only and (force or (dry_run and not due_only) or is_due(ctx, profile, now))
+            if not profile_due and not frequency.has_own_schedules(ctx.store, profile.id):
+                report.due = False
+                report.note = "not due"
+                continue
+            if not dry_run and not claims.enter_context(locks.profile_claim(ctx.store, profile.id)):
+                report.note = "another run is sending this bulletin now; left to it"
+                logger.warning("%s: another run is sending this bulletin now; left to it", profile.id)
+                continue
+            try:
+                _send_profile(ctx, profile, report, sending, now, profile_due)
+                if profile_due and profile.webhooks:
+                    _post_webhooks(ctx, profile, report, now, dry_run)
+            except Exception as e:  # one broken profile must never stop the others
+                logger.exception("%s: its bulletin could not be made; the other profiles go on", profile.id)
+                report.crashed = True
+                report.errors.append(f"could not make this bulletin ({type(e).__name__}: {e}); nothing more was "
+                                     "sent for it and the next run tries again")
+                if not dry_run:
+                    ctx.store.mark_pending_retry(profile.id)
+    finally:
+        claims.close()
+        if sending.transport is not None:
+            sending.transport.close()
+    return reports
+
+
+def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, now: datetime,
+                  profile_due: bool = True) -> None:
+    """One profile's bulletins: compose per subscriber, deliver, record (or, on a dry run, list).
+
+    When the profile is not due, only readers with a frequency of their own that has
+    come round are served, and the profile's own schedule is left as it was."""
+    dry_run = sending.dry_run
+    ids = ctx.store.sync_subscribers(profile.id, profile.subscribers, now=now)   # + web subscribers
+    if not ids:
+        report.note = "no subscribers"
+        logger.info("%s has no subscribers; nothing to send", profile.id)
+        if not dry_run and profile_due:
+            ctx.store.mark_complete(profile.id, now)
+        return
+    sent_items: set[int] = set()
+    plans = frequency.Plans(ctx.store, profile, profile_due=profile_due, now=now)   # paused, daily, weekly...
+    # Render each distinct bulletin once, personalise its links per subscriber (issue 7).
+    composed_by_plan: dict[str, dict[Any, Any]] = {}
+    pages: dict[int, int] = {}
+    personaliser = LinkPersonaliser(ctx.composer)
+    keys = subscriber_keys(ctx.store, profile.id)
+    for address, subscriber_id in ids.items():
+        if STOP.is_set() and not dry_run:
+            report.note = "stopped before every subscriber was served; the next run sends the rest"
+            break
+        plan = plans.for_reader(subscriber_id)
+        if plan is None:                  # paused, or their own schedule has not come round
+            continue
+        composed = composed_by_plan.setdefault(plan.key, {"items": sending.window_items})
+        bulletin = compose_for(ctx, plan.profile, subscriber_id, now=now, cache=composed)
+        report.matched = max(report.matched, len(composed.get("matched") or []))
+        if bulletin is None:
+            continue
+        if plan.key:
+            bulletin.every = plan.every
+        if not dry_run and id(bulletin) not in pages:   # same items, same page
+            pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
+        page_id = None if dry_run else pages[id(bulletin)]
+        links = links_for(ctx, profile, subscriber_id, page_id, keys.get(subscriber_id, ""))
+        rendered = personaliser.render(bulletin, links)
+        if dry_run:
+            report.outputs.append(rendered)
+            report.would_send.append((address, bulletin))
+            sent_items.update(bulletin.item_ids)
+            continue
+        if sending.transport is None:
+            sending.transport = open_transport(ctx.settings)
+            _warn_about_links(ctx.settings)
+        try:
+            if sending.unreachable is not None:
+                raise sending.unreachable
+            _deliver(ctx, sending.transport, profile, address, subscriber_id, bulletin, rendered, links, now)
+        except DeliveryError as e:
+            report.failed += 1
+            report.errors.append(f"{address}: {e}")
+            if e.fate == "refused":   # permanent: marked, reported, never sent again
+                report.refused += 1
+                refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=subscriber_id,
+                                        item_ids=bulletin.item_ids, reason=str(e), now=now)
+            if e is not sending.unreachable:
+                logs.message_failed(profile_id=profile.id, subscriber_id=subscriber_id, error=str(e))
+            if e.unreachable:
+                sending.unreachable = e
+            continue
+        if page_id is not None:
+            archive.mark_sent(ctx.store, page_id, now=now)
+        report.sent += 1
+        sent_items.update(bulletin.item_ids)
+    report.items = len(sent_items)
+    if not sent_items and not report.failed:
+        report.note = "no new items; nothing sent"
+        logger.info("%s: no new items since the last bulletin; nothing sent", profile.id)
+    if dry_run:
+        return
+    if report.failed or STOP.is_set():
+        ctx.store.mark_pending_retry(profile.id)
+    elif profile_due:
+        ctx.store.mark_complete(profile.id, now)
+    else:
+        report.note = report.note or (f"not due; {report.sent} reader(s) with a frequency "
+                                      "of their own served")
+
+
+def _post_webhooks(ctx: Run, profile: Profile, report: ProfileReport, now: datetime, dry_run: bool) -> None:
+    """The profile's Teams/Slack webhooks, through their own exactly-once ledger; a failure is retried next run."""
+    done = webhook.post_for_profile(ctx, profile, now=now, dry_run=dry_run, compose=lambda scored, already:
+                                    bulletin_from(ctx, profile, scored, already=already, now=now))
+    report.would_send.extend(done.would_post)
+    report.posted += done.posted
+    if done.errors:
+        report.failed += len(done.errors)
+        report.errors.extend(done.errors)
+        ctx.store.mark_pending_retry(profile.id)
+
+
+def _warn_about_links(settings: Settings) -> None:
+    if settings.smtp_url and not settings.base_url.startswith("https://"):
+        logger.warning("base_url is %s: unsubscribe links in these emails will not work for readers; "
+                       "set base_url to the public https address of the Awareness web app", settings.base_url)
+
+
+def _deliver(ctx: Run, transport: Transport, profile: Profile, address: str, subscriber_id: int,
+             bulletin: Bulletin, rendered: Rendered, links: Links, now: datetime) -> None:
+    settings = ctx.settings
+    sender_address = parseaddr(settings.sender)[1]
+    domain = sender_address.rpartition("@")[2] or (urlsplit(settings.base_url).hostname or "localhost")
+    message = build_message(
+        rendered=rendered, sender=settings.sender, to=address, profile=profile, list_domain=domain,
+        unsubscribe_url=links.unsubscribe,
+        unsubscribe_mailto="",   # no mailbox of the app's is read: a mailto would go to an unread address
+        message_id_domain=domain)
+    send_with_retry(transport, message, retry_for=settings.smtp_retry_for, wait=STOP.wait)   # 4xx, down: backoff
+    ctx.store.record_delivery(profile_id=profile.id, subscriber_id=subscriber_id, item_ids=bulletin.item_ids,
+                              message_id=str(message["Message-ID"]), subject=rendered.subject, now=now)
+    logs.message_sent(profile_id=profile.id, subscriber_id=subscriber_id, items=len(bulletin.item_ids),
+                      message_id=str(message["Message-ID"]))

@@ -1,0 +1,400 @@
+"""The store: one database (SQLite by default, PostgreSQL when configured) for
+sources' state, items, matches, subscribers and the delivery ledger.
+
+SQLAlchemy Core keeps the SQL visible; the tables are in ``schema``, the rule for
+"the same document" in ``dedup``.  The ledger's unique key (profile, subscriber, item)
+is the last line of defence against sending anything twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from . import dblock
+from .dblock import retry_when_locked
+from .dedup import SameStory, in_chunks
+from .migrations import ensure_schema
+from .schema import (AddResult, SourceState, bulletins, deliveries, item_sources, items, match_judgements,
+                     matches, profile_runs, sources, subscribers, suppressions)
+from ..core.errors import ConfigError
+from ..core.models import Item, Match, Source, StoredItem
+
+logger = logging.getLogger(__name__)
+
+def email_hash(address: str) -> str:
+    """How a suppression names an address without keeping it."""
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _insert_unless_present(conn: Connection, table: sa.Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def create_engine(url: str) -> Engine:
+    engine = sa.create_engine(url, future=True)
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={int(dblock.BUSY_TIMEOUT_MS)}")
+            cur.close()
+    return engine
+
+
+
+INCLUDED_SCORE = 1.0   # a librarian's include: above any score, so it survives max_items and wins its item
+
+
+def _apply_judgements(conn: Connection, out: dict[int, list[Match]], item_ids: list[int],
+                      profile_id: str | None) -> None:
+    """A librarian's exclude takes the item out of that topic, an include puts it in, at once:
+    every reader of the matches (run, dry run, preview, exports) sees the same decision."""
+    for chunk in in_chunks(item_ids, 500):
+        q = sa.select(match_judgements).where(match_judgements.c.item_id.in_(chunk))
+        if profile_id is not None:
+            q = q.where(match_judgements.c.profile_id == profile_id)
+        for j in conn.execute(q):
+            kept = [m for m in out.get(j.item_id, [])
+                    if not (m.profile_id == j.profile_id and m.topic_id == j.topic_id)]
+            if j.include:
+                old = [m for m in out.get(j.item_id, [])
+                       if m.profile_id == j.profile_id and m.topic_id == j.topic_id]
+                terms, local = (old[0].terms, old[0].local) if old else ((), False)
+                kept.append(Match(j.item_id, j.profile_id, j.topic_id, max(INCLUDED_SCORE, *(m.score for m in old)),
+                                  terms, local))
+                kept.sort(key=lambda m: -m.score)
+            if kept:
+                out[j.item_id] = kept
+            else:
+                out.pop(j.item_id, None)
+
+
+class Store:
+    """Every read and write the pipeline needs, in one place."""
+
+    def __init__(self, url: str, *, check_schema: bool = True) -> None:
+        self.url = url   # a new database is created and stamped; an old schema is refused (issue 5)
+        try:
+            self.engine = create_engine(url)
+            if check_schema:
+                ensure_schema(self.engine)
+        except (sa.exc.SQLAlchemyError, ImportError) as e:
+            shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+            reason = getattr(e, "orig", None) or e
+            raise ConfigError("database_url", f"cannot open the database {shown}: {reason}".strip()) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def begin(self) -> Any:
+        return self.engine.begin()
+
+    # ------------------------------------------------------------ sources
+
+    @retry_when_locked
+    def sync_sources(self, configured: Sequence[Source]) -> None:
+        """Make the sources table agree with sources.yaml, keeping each source's history."""
+        with self.engine.begin() as conn:
+            existing = {r.id: r for r in conn.execute(sa.select(sources.c.id, sources.c.url))}
+            for s in configured:
+                row = existing.get(s.id)
+                if row is None:   # another run starting at the same moment may add it too (issue 5)
+                    conn.execute(_insert_unless_present(conn, sources).values(
+                        id=s.id, url=s.url, name=s.name, kind=s.kind, consecutive_failures=0))
+                elif row.url != s.url:
+                    # A new address: forget validators that belonged to the old one.
+                    conn.execute(sources.update().where(sources.c.id == s.id).values(
+                        url=s.url, name=s.name, kind=s.kind, etag=None, last_modified=None,
+                        next_check=None, retry_until=None, moved_to=None))
+                else:
+                    conn.execute(sources.update().where(sources.c.id == s.id).values(name=s.name, kind=s.kind))
+
+    def source_states(self, ids: Iterable[str] | None = None) -> list[SourceState]:
+        counts = (sa.select(item_sources.c.source_id, sa.func.count().label("n"))
+                  .group_by(item_sources.c.source_id).subquery())
+        q = (sa.select(sources, sa.func.coalesce(counts.c.n, 0).label("items"))
+             .select_from(sources.outerjoin(counts, counts.c.source_id == sources.c.id))
+             .order_by(sources.c.id))
+        if ids is not None:
+            q = q.where(sources.c.id.in_(list(ids)))
+        with self.engine.connect() as conn:
+            return [SourceState(**row._mapping) for row in conn.execute(q)]
+
+    @retry_when_locked
+    def record_success(self, source_id: str, *, now: datetime, every: timedelta, etag: str | None,
+                       last_modified: str | None, new_url: str | None = None, warning: str | None = None,
+                       unchanged: bool = False) -> None:
+        """``unchanged`` (a 304): the body is the one read last time, so its warning still stands."""
+        values: dict[str, Any] = dict(last_checked=now, last_success=now, last_error=None, last_warning=warning,
+                                      consecutive_failures=0, next_check=now + every, retry_until=None)
+        if unchanged:
+            del values["last_warning"]
+        if etag is not None or last_modified is not None:
+            values.update(etag=etag, last_modified=last_modified)
+        if new_url:
+            values["moved_to"] = new_url
+        with self.engine.begin() as conn:
+            conn.execute(sources.update().where(sources.c.id == source_id).values(**values))
+
+    @retry_when_locked
+    def record_failure(self, source_id: str, *, now: datetime, every: timedelta, error: str,
+                       retry_after: float | None = None, permanent: bool = False) -> int:
+        """Note the error and push the next check back (exponential, capped); returns the failure count."""
+        with self.engine.begin() as conn:
+            failures = conn.execute(sa.select(sources.c.consecutive_failures)
+                                    .where(sources.c.id == source_id)).scalar_one() + 1
+            backoff = every * (2 ** min(failures - 1, 6))
+            backoff = min(backoff, timedelta(days=7) if permanent else timedelta(hours=24))
+            retry_until = now + timedelta(seconds=retry_after) if retry_after else None
+            next_check = max(now + backoff, retry_until or now)
+            conn.execute(sources.update().where(sources.c.id == source_id).values(
+                last_checked=now, last_error=error, consecutive_failures=failures,
+                next_check=next_check, retry_until=retry_until))
+        return failures
+
+    # ------------------------------------------------------------ items
+
+    @retry_when_locked
+    def add_items(self, source_id: str, new_items: Sequence[Item], *, now: datetime) -> AddResult:
+        """Store what a source gave us; one item per story however many sources carry it.
+
+        The feed's items are looked up together (one query per kind of key, issue 7)
+        and inserted together; an item earlier in the same feed counts as stored.
+        """
+        result = AddResult(new=[], known=0)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":   # runs in two processes: one story stays one item (issue 5)
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727403)"))
+            seen_guids = set(conn.execute(sa.select(item_sources.c.guid)
+                                          .where(item_sources.c.source_id == source_id)).scalars())
+            fresh: list[Item] = []
+            for it in new_items:
+                if it.guid in seen_guids:
+                    result.known += 1
+                    continue
+                seen_guids.add(it.guid)
+                fresh.append(it)
+            if not fresh:
+                return result
+            stories = SameStory(conn, fresh, source_id, now)
+            rows: list[dict[str, Any]] = []
+            owners: list[int] = []      # per fresh item: a stored id, or -(n + 1) for the n-th new row
+            for it in fresh:
+                existing = stories.find(it)
+                if existing is None:
+                    existing = -(len(rows) + 1)
+                    rows.append(dict(guid=it.guid, link=it.link, title=it.title, summary=it.summary,
+                                     published=it.published or now, first_seen=now, authors=list(it.authors),
+                                     tags=list(it.tags), content_hash=it.content_hash, title_key=it.title_key))
+                    stories.add(existing, it)
+                else:
+                    result.known += 1
+                owners.append(existing)
+            if rows:
+                inserted = conn.execute(items.insert().returning(items.c.id, sort_by_parameter_order=True), rows)
+                result.new.extend(int(i) for i in inserted.scalars())
+            conn.execute(item_sources.insert(), [
+                dict(item_id=owner if owner > 0 else result.new[-owner - 1], source_id=source_id, guid=it.guid,
+                     first_seen=now) for it, owner in zip(fresh, owners)])
+        return result
+
+    def items_since(self, since: datetime, *, source_ids: Iterable[str] | None = None,
+                    item_ids: Iterable[int] | None = None) -> list[StoredItem]:
+        q = sa.select(items).where(items.c.published >= since).order_by(items.c.published.desc(), items.c.id)
+        if source_ids is not None:
+            sub = sa.select(item_sources.c.item_id).where(item_sources.c.source_id.in_(list(source_ids)))
+            q = q.where(items.c.id.in_(sub))
+        if item_ids is not None:
+            q = q.where(items.c.id.in_(list(item_ids)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            return self._with_sources(conn, rows)
+
+    def matched_items(self, since: datetime, *, source_ids: Iterable[str] | None = None
+                      ) -> list[tuple[StoredItem, list[Match]]]:
+        """Items published since then (newest first), each with its verdicts, strongest first."""
+        found = self.items_since(since, source_ids=source_ids)
+        verdicts = self.matches_for([i.id for i in found])
+        return [(item, verdicts.get(item.id, [])) for item in found]
+
+    def new_items_per_source(self, since: datetime) -> dict[str, int]:
+        """How many items each source brought in first seen since then (the admin's week)."""
+        q = (sa.select(item_sources.c.source_id, sa.func.count()).where(item_sources.c.first_seen >= since)
+             .group_by(item_sources.c.source_id))
+        with self.engine.connect() as conn:
+            return {source_id: int(n) for source_id, n in conn.execute(q)}
+
+    def get_items(self, ids: Iterable[int]) -> list[StoredItem]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(items).where(items.c.id.in_(list(ids)))).all()
+            return self._with_sources(conn, rows)
+
+    @staticmethod
+    def _with_sources(conn: Connection, rows: Sequence[Any]) -> list[StoredItem]:
+        ids = [r.id for r in rows]
+        by_item: dict[int, list[str]] = {}
+        for chunk in in_chunks(ids, 500):
+            q = (sa.select(item_sources.c.item_id, item_sources.c.source_id)
+                 .where(item_sources.c.item_id.in_(chunk))
+                 .order_by(item_sources.c.first_seen, item_sources.c.source_id))
+            for r in conn.execute(q):
+                named = by_item.setdefault(r.item_id, [])
+                if r.source_id not in named:   # a source that re-issued a guid is still one source
+                    named.append(r.source_id)
+        return [StoredItem(id=r.id, guid=r.guid, link=r.link, title=r.title, summary=r.summary,
+                           published=r.published, first_seen=r.first_seen, authors=list(r.authors or []),
+                           tags=list(r.tags or []), sources=by_item.get(r.id, []), pub_type=r.pub_type,
+                           organisation=r.organisation, closes=r.closes) for r in rows]
+
+    # ------------------------------------------------------------ matches
+
+    @retry_when_locked
+    def replace_matches(self, item_ids: Sequence[int], found: Sequence[Match],
+                        profile_ids: Sequence[str] | None = None) -> None:
+        """Store the latest verdicts for these items (a profile edit re-scores them)."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":   # two runs at once: one replaces after the other (issue 5)
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727402)"))
+            for chunk in in_chunks(list(item_ids), 500):
+                q = matches.delete().where(matches.c.item_id.in_(chunk))
+                if profile_ids is not None:
+                    q = q.where(matches.c.profile_id.in_(list(profile_ids)))
+                conn.execute(q)
+            if found:
+                _insert_matches(conn, found)
+
+    def matches_for(self, item_ids: Iterable[int], profile_id: str | None = None) -> dict[int, list[Match]]:
+        """Each item's verdicts, strongest first.
+
+        On SQLite the query goes straight to the driver and terms are decoded here:
+        SQLAlchemy's work per query and per row was most of composing (issue 7)."""
+        out: dict[int, list[Match]] = {}
+        ids = list(item_ids)
+        loads = json.loads
+        columns = (matches.c.item_id, matches.c.profile_id, matches.c.topic_id, matches.c.score,
+                   sa.type_coerce(matches.c.terms, sa.Text), matches.c.local)
+        with self.engine.connect() as conn:
+            for chunk in in_chunks(ids, 500):
+                if conn.dialect.name == "sqlite":
+                    where = f"item_id IN ({', '.join('?' * len(chunk))})"
+                    params: tuple[Any, ...] = tuple(chunk)
+                    if profile_id is not None:
+                        where, params = where + " AND profile_id = ?", params + (profile_id,)
+                    rows: Any = conn.exec_driver_sql(
+                        "SELECT item_id, profile_id, topic_id, score, terms, local FROM matches "
+                        f"WHERE {where} ORDER BY score DESC", params)
+                else:
+                    q = sa.select(*columns).where(matches.c.item_id.in_(chunk))
+                    if profile_id is not None:
+                        q = q.where(matches.c.profile_id == profile_id)
+                    rows = conn.execute(q.order_by(matches.c.score.desc()))
+                for item_id, profile, topic_id, score, terms, local in rows:
+                    if isinstance(terms, str):      # PostgreSQL's driver hands JSON over decoded
+                        terms = loads(terms)
+                    out.setdefault(item_id, []).append(
+                        Match(item_id, profile, topic_id, score, tuple(terms or ()), bool(local)))
+            _apply_judgements(conn, out, ids, profile_id)
+        return out
+
+    # ------------------------------------------------------------ subscribers and ledger
+
+    @retry_when_locked
+    def sync_subscribers(self, profile_id: str, emails: Sequence[str], *, now: datetime) -> dict[str, int]:
+        """Make sure each listed address has a subscriber id; returns email -> id of everyone to send to.
+
+        That is the profile file's addresses, less those who unsubscribed (a
+        suppression entry), plus the readers who subscribed and confirmed on
+        the web; nothing here ever deletes a web subscriber.
+        """
+        wanted = [e.strip().lower() for e in emails]
+        with self.engine.begin() as conn:
+            suppressed = set(conn.execute(sa.select(suppressions.c.email_hash)
+                                          .where(suppressions.c.profile_id == profile_id)).scalars())
+            wanted = [a for a in dict.fromkeys(wanted) if email_hash(a) not in suppressed]
+            rows = conn.execute(sa.select(subscribers.c.email, subscribers.c.id, subscribers.c.origin)
+                                .where(subscribers.c.profile_id == profile_id)).all()
+            have = {r.email: r.id for r in rows}
+            for address in wanted:
+                if address not in have:
+                    have[address] = int(conn.execute(subscribers.insert().values(
+                        profile_id=profile_id, email=address, created=now)).inserted_primary_key[0])
+        out = {a: have[a] for a in wanted}
+        out.update({r.email: r.id for r in rows if r.origin == "web" and r.email not in out})
+        return out
+
+    def delivered_item_ids(self, profile_id: str, subscriber_id: int) -> set[int]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(deliveries.c.item_id).where(
+                deliveries.c.profile_id == profile_id, deliveries.c.subscriber_id == subscriber_id)).scalars())
+
+    @retry_when_locked
+    def record_delivery(self, *, profile_id: str, subscriber_id: int, item_ids: Sequence[int],
+                        message_id: str, subject: str, now: datetime) -> None:
+        """Written only after the mail server accepted the message."""
+        with self.engine.begin() as conn:
+            conn.execute(deliveries.insert(), [
+                dict(profile_id=profile_id, subscriber_id=subscriber_id, item_id=i, sent_at=now,
+                     message_id=message_id) for i in item_ids])
+            conn.execute(bulletins.insert().values(profile_id=profile_id, subscriber_id=subscriber_id,
+                                                   message_id=message_id, subject=subject,
+                                                   item_count=len(item_ids), sent_at=now))
+
+    def last_complete(self, profile_id: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(profile_runs.c.last_complete)
+                                .where(profile_runs.c.profile_id == profile_id)).scalar_one_or_none()
+
+    def mark_complete(self, profile_id: str, when: datetime) -> None:
+        self._set_profile_run(profile_id, last_complete=when, pending_retry=False)
+
+    def mark_pending_retry(self, profile_id: str) -> None:
+        self._set_profile_run(profile_id, pending_retry=True)
+
+    def has_pending_retry(self, profile_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.select(profile_runs.c.pending_retry)
+                                     .where(profile_runs.c.profile_id == profile_id)).scalar_one_or_none())
+
+    @retry_when_locked
+    def _set_profile_run(self, profile_id: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            updated = conn.execute(profile_runs.update().where(profile_runs.c.profile_id == profile_id)
+                                   .values(**values)).rowcount
+            if not updated:
+                conn.execute(profile_runs.insert().values(profile_id=profile_id, **{"pending_retry": False, **values}))
+
+    def bulletin_count(self, profile_id: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(bulletins)
+                                    .where(bulletins.c.profile_id == profile_id)).scalar_one())
+
+
+def _insert_matches(conn: Connection, found: Sequence[Match]) -> None:
+    """Many match rows in one executemany.  On SQLite straight to the driver, as SQLAlchemy
+    would write them (terms as json.dumps text): its per-row processing was most of the time
+    of storing a national cycle's matches (issue 7)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(matches.insert(), [
+            dict(item_id=m.item_id, profile_id=m.profile_id, topic_id=m.topic_id,
+                 score=float(m.score), terms=list(m.terms), local=bool(m.local)) for m in found])
+        return
+    dumps = json.dumps
+    conn.exec_driver_sql(
+        "INSERT INTO matches (item_id, profile_id, topic_id, score, terms, local) VALUES (?, ?, ?, ?, ?, ?)",
+        [(m.item_id, m.profile_id, m.topic_id, float(m.score), dumps(list(m.terms)), int(bool(m.local)))
+         for m in found])
