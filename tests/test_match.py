@@ -99,13 +99,13 @@ QUIT_JUDGEMENTS = [
 
 
 def test_judging_quit_items_makes_the_topic_stricter_with_items_unlike_them() -> None:
-    # A strict tobacco topic (threshold 0.51) sends an item that shares only its word
+    # A strict tobacco topic (threshold 0.52) sends an item that shares only its word
     # "control"; once five quit-smoking items are judged useful, the topic's words lean to
     # quitting, and that item, like none of them, is no longer sent.  (Recalibrating the
     # moved vector used to scale every cosine up and kept sending it.)
     strict = Profile(id="ph", name="PH", topics=[
         *TEAM.topics[:2], Topic(id="tobacco", title="Tobacco control", terms=["smoking", "tobacco"],
-                                description="Stop smoking services and tobacco control.", threshold=0.51)])
+                                description="Stop smoking services and tobacco control.", threshold=0.52)])
     unlike = ("Border control checks", "Officers stop more lorries at the port.")
     stream = NEWS + [f"{t}. {s}" for t, s, _ in QUIT_JUDGEMENTS]
     without = Matcher([strict], corpus=stream)
