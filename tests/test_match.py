@@ -89,6 +89,32 @@ def test_five_judgements_bring_in_items_like_the_ones_judged_useful() -> None:
     assert "tobacco" in matched(with_judgements, *borderline)
 
 
+QUIT_JUDGEMENTS = [
+    ("Quit attempts rise after pack inserts trial", "Smokers given inserts made more quit attempts.", True),
+    ("Varenicline supply restored for quit services", "Prescribers can again offer the tablet to quitters.", True),
+    ("Cytisinicline recommended to help adults quit", "The tablet joins other options for quitters.", True),
+    ("Quit line calls double after campaign", "More callers asked for help to quit cigarettes.", True),
+    ("Local quit services see more pregnant quitters", "Midwives referred more women to quit support.", True),
+]
+
+
+def test_judging_quit_items_makes_the_topic_stricter_with_items_unlike_them() -> None:
+    # A strict tobacco topic (threshold 0.52) sends an item that shares only its word
+    # "control"; once five quit-smoking items are judged useful, the topic's words lean to
+    # quitting, and that item, like none of them, is no longer sent.  (Recalibrating the
+    # moved vector used to scale every cosine up and kept sending it.)
+    strict = Profile(id="ph", name="PH", topics=[
+        *TEAM.topics[:2], Topic(id="tobacco", title="Tobacco control", terms=["smoking", "tobacco"],
+                                description="Stop smoking services and tobacco control.", threshold=0.52)])
+    unlike = ("Border control checks", "Officers stop more lorries at the port.")
+    stream = NEWS + [f"{t}. {s}" for t, s, _ in QUIT_JUDGEMENTS]
+    without = Matcher([strict], corpus=stream)
+    judged = Matcher([strict], corpus=stream, labelled={("ph", "tobacco"): QUIT_JUDGEMENTS})
+    assert "tobacco" in matched(without, *unlike)
+    assert "tobacco" not in matched(judged, *unlike)
+    assert "tobacco" in matched(judged, "More quit attempts after campaign", "Quitters stopped smoking.")
+
+
 def test_judgements_never_override_an_exclusion() -> None:
     judged = [(f"Vaccination clinic {n} opens", "Immunisation for residents and livestock owners.", True)
               for n in range(5)]

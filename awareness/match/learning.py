@@ -29,7 +29,7 @@ PRF_MARGIN = 0.25
 PRF_WEIGHT = 0.5
 PRF_KEEP = 200             # new words a topic may take from the corpus
 # Judged examples (feedback, a librarian's include/exclude): Rocchio weights.
-ROCCHIO_POSITIVE = 0.75
+ROCCHIO_POSITIVE = 0.5    # 0.4-1.5 tried (bench/matching.md, ideas 8, 11, 13): 0.5 loses least
 ROCCHIO_NEGATIVE = 0.25
 # With this many judged items (and a few of each kind), a per-topic linear model on
 # the same TF-IDF features replaces the cosine; term hits and exclusions still apply.

@@ -44,7 +44,9 @@ What sharpens the two (issue 4; figures in bench/matching.md):
   words real items use.
 * **Calibration.**  Each topic's cosines are scaled by how well its own
   sentences score against it, so broad and narrow topics meet one threshold
-  on equal terms.
+  on equal terms.  The scale comes from the profile as written, before any
+  judgement: recalibrating a vector moved by judgements inflated its cosines
+  and cost 0.02 micro-F1 on our half-judged sets (bench/matching.md).
 * **Feedback.**  Judged examples (``labelled``: readers' verdicts, a
   librarian's include/exclude) move the vector (Rocchio); with enough of them a
   per-topic logistic regression replaces the cosine.  Hits and vetoes apply
@@ -181,6 +183,10 @@ class Matcher(TopicVectors, Learning, Explaining):
         self._form_texts = [text for t in self._topics
                             for text in (t.title, t.description, *t.terms, *t.examples)]
         self._form_texts += [f"{a}. {b}" for examples in (labelled or {}).values() for a, b, _ in examples]
+        # Calibration from the profile alone, before any judgement: a vector moved towards
+        # judged items is less like the topic's own sentences, so recalibrating it would
+        # scale every cosine up (more false matches) just because the librarian judged.
+        profile_scale = self._calibration(parts) if self._fitted and CALIBRATE and labelled else None
         if self._fitted and labelled:
             self._rocchio(labelled)
             self._train_models(labelled, parts)
@@ -192,6 +198,8 @@ class Matcher(TopicVectors, Learning, Explaining):
             self._pseudo_relevance(corpus_segs, corpus_docs)
             if CALIBRATE:
                 self._scale = self._calibration(parts)
+        if profile_scale is not None:
+            self._scale = profile_scale
         logger.debug("matcher: %d topics, %d features, %d used by topics",
                      len(self._topics), self._width, len(self._columns))
 
