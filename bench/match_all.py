@@ -23,8 +23,8 @@ import match_labelled as labelled  # noqa: E402
 
 
 def main() -> None:
-    from awareness.evaluate import evaluate, load_labelled
-    from awareness.profiles import load_profile
+    from awareness.match.evaluate import evaluate, load_labelled
+    from awareness.config.profiles import load_profile
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slow", action="store_true", help="also the slower sets (several minutes)")
