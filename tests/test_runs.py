@@ -186,6 +186,19 @@ def test_two_concurrent_runs_on_sqlite_leave_every_source_healthy_and_send_each_
         tmp_path: Path, http_server: LoopbackHTTPServer, smtp_server: LoopbackSMTPServer) -> None:
     world = make_runs_world(tmp_path, http_server, smtp_server)
     assert world.invoke("db", "upgrade").exit_code == 0     # an install that exists; what races is the run
+    feed = http_server.routes["/feed0.xml"]
+    assert isinstance(feed, Route)
+    held = []
+
+    def slow_first_fetch(_request: object) -> Route:
+        # The first run holds the run lock for a few seconds, so on a loaded machine the second one
+        # still meets it (otherwise the first can finish before the second starts, and nothing races).
+        if not held:
+            held.append(True)
+            time.sleep(3)             # under the world's 5 s fetch_timeout
+        return feed
+
+    http_server.routes["/feed0.xml"] = slow_first_fetch
     runs = [world.popen("run", "--now") for _ in range(2)]
     results = [p.communicate(timeout=180) for p in runs]
     assert [p.returncode for p in runs] == [0, 0], results
