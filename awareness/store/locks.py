@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 import zlib
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 SCHEDULER = "scheduler"
 HEARTBEAT_EVERY = timedelta(seconds=10)
 STALE_AFTER = timedelta(seconds=60)      # a scheduler lock not refreshed for this long is abandoned
+DEAD_SESSION_GRACE = 3.0                 # seconds PostgreSQL may take to drop a killed client's session
 CLAIM_TTL = timedelta(minutes=15)        # a send claim not refreshed for this long is abandoned
 
 
@@ -163,9 +165,16 @@ class SchedulerLock:
     def acquire(self) -> None:
         if self.postgres:
             conn = self.store.engine.connect()
-            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
-                               {"k": _advisory_key(SCHEDULER)}).scalar_one()
-            conn.commit()
+            # A session whose client was just killed keeps its advisory lock until its server process
+            # notices, a moment later: try for a few seconds before saying another serve holds it.
+            deadline = time.monotonic() + DEAD_SESSION_GRACE
+            while True:
+                got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
+                                   {"k": _advisory_key(SCHEDULER)}).scalar_one()
+                conn.commit()
+                if got or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.1)
             if not got:
                 conn.close()
                 raise LockHeld(self._refusal())
