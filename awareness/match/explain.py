@@ -7,9 +7,8 @@ topic share most.  Generic news words, numbers and fragments never count as reas
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import sparse
 
+from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from .textnorm import surface_forms, term_key
 from .terms import Analysed
 

@@ -14,10 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import numpy as np
 import snowballstemmer
-from scipy import sparse
 
+from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from ..core.models import Profile
 from .textnorm import Token, hit_key
 
