@@ -13,12 +13,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import snowballstemmer
-
-from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
+from ..core.lazy import np, snowballstemmer, sparse  # loaded when first used: numpy/scipy cost ~1 s at start
 from ..core.models import Profile
 from .textnorm import Token, hit_key
+
+if TYPE_CHECKING:
+    from snowballstemmer.basestemmer import BaseStemmer
 
 
 class PhraseIndex:
@@ -93,12 +95,18 @@ def keyword_baseline(profile: Profile, title: str, summary: str) -> set[str]:
             if any(term.strip() and _term_pattern(term.strip()).search(text) for term in t.terms)}
 
 
-_snowball = snowballstemmer.stemmer("english")
 _WORDS = re.compile(r"[a-z0-9]+")
 
 
+@lru_cache(maxsize=1)
+def _snowball() -> BaseStemmer:
+    """Porter2 for the baseline, made on first use (snowballstemmer loads all its languages)."""
+    return snowballstemmer.stemmer("english")
+
+
 def _stems(text: str) -> list[str]:
-    return [_snowball.stemWord(w) for w in _WORDS.findall(text.lower())]
+    stemmer = _snowball()
+    return [stemmer.stemWord(w) for w in _WORDS.findall(text.lower())]
 
 
 def stemmed_baseline(profile: Profile, title: str, summary: str) -> set[str]:

@@ -21,8 +21,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import snowballstemmer
+from ..core.lazy import snowballstemmer  # loaded when the first word is folded (issue 19)
+
+if TYPE_CHECKING:
+    from snowballstemmer.basestemmer import BaseStemmer
 
 # scikit-learn's list, less words that carry meaning in health news ("fire
 # safety", "bill", "living alone", "system", "detail", "first aid", "interest").
@@ -63,7 +67,13 @@ _IRREGULAR = {
     "metastases": "metastasis", "crises": "crisis", "theses": "thesis",
 }
 
-_stemmer = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> BaseStemmer:
+    """Porter2, made on first use (snowballstemmer loads all its languages on import)."""
+    return snowballstemmer.stemmer("english")
+
 
 
 @lru_cache(maxsize=200_000)
@@ -72,7 +82,7 @@ def fold(word: str) -> str:
     word = _IRREGULAR.get(word, word)
     if word.endswith("wives"):          # midwives, housewives
         word = word[:-5] + "wife"
-    stem = _stemmer.stemWord(word)
+    stem = _stemmer().stemWord(word)
     # Derivational folds Porter2 does not make.
     if stem.endswith("eri") and len(stem) >= 7:   # midwiferi -> midwif, deliveri -> deliv
         stem = stem[:-3]
