@@ -1,6 +1,6 @@
 """Awareness at national scale, measured side by side (issue 7).  Prints figures; not a test.
 
-    make bench                                  # all five workloads, full size (30 minutes or more on 2 cores)
+    make bench                                  # all six workloads, full size (30 minutes or more on 2 cores)
     .venv/bin/python bench/national.py --quick  # the same at a tenth of the size, for development
 
 Workloads, all against ../shared/tools/feedfarm.py on 127.0.0.1 (--latency-ms 50)
