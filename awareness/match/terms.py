@@ -47,7 +47,6 @@ class PhraseIndex:
         return found
 
 
-
 @dataclass
 class Analysed:
     """Items as the matcher sees them: vectors and the topic phrases they contain."""
@@ -75,7 +74,6 @@ def incidence(phrases: list[tuple[str, ...]], columns: dict[tuple[str, ...], set
     cols = [j for key in phrases for j in sorted(columns.get(key, ()))]
     return sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
                              shape=(len(phrases), topics))
-
 
 
 @lru_cache(maxsize=64)

@@ -52,6 +52,7 @@ def __getattr__(name: str) -> frozenset[str]:
         return stop_words()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 _WORD = re.compile(r"[a-z0-9]+")
 # Sentence punctuation and dashes between spaces end a segment; "&" and "/" do not.
 _SEGMENT_BREAK = re.compile(r"[.!?;:()\[\]{}|\"\u201c\u201d\u2022\n]+|\s[-\u2013\u2014]+\s|,")
@@ -68,12 +69,10 @@ _IRREGULAR = {
 }
 
 
-
 @lru_cache(maxsize=1)
 def _stemmer() -> BaseStemmer:
     """Porter2, made on first use (snowballstemmer loads all its languages on import)."""
     return snowballstemmer.stemmer("english")
-
 
 
 @lru_cache(maxsize=200_000)
