@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sqlalchemy as sa
 
+from .core.lazy import np  # numpy loads when a preview first scores: it costs ~0.2 s at start
 from .match.classify import DEFAULT_THRESHOLD, Matcher
 from .match.feedback import feedback_summary, labelled_examples
 from .core.models import Match, Profile, StoredItem

@@ -1,6 +1,6 @@
 """Awareness at national scale, measured side by side (issue 7).  Prints figures; not a test.
 
-    make bench                                  # all five workloads, full size (30 minutes or more on 2 cores)
+    make bench                                  # all six workloads, full size (30 minutes or more on 2 cores)
     .venv/bin/python bench/national.py --quick  # the same at a tenth of the size, for development
 
 Workloads, all against ../shared/tools/feedfarm.py on 127.0.0.1 (--latency-ms 50)
@@ -13,6 +13,7 @@ and an SMTP sink (bench/smtp_sink.py, its own process):
 4. peer: rss2email (digest mode, from PyPI in a scratch venv) against Awareness on 100
    feeds for one profile and one subscriber, alternated
 5. growth: the national cycle at 1/16, 1/4 and 1 of the feeds and the subscribers
+6. start-up: ``import awareness.pipeline`` in fresh processes (bench/startup.py, issue 19)
 
 Each phase runs in a child process of its own (``bench/bench_phase.py``), so its
 peak memory is that child's ``ru_maxrss``, nothing else's.  Results go to
@@ -38,6 +39,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+
+import startup   # bench/startup.py, beside this file
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -341,6 +344,8 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
     if "peer" in results:
         rows.append({"target": ">= 10x faster than rss2email", "measured": f"{results['peer']['ratio']:.1f}x",
                      "met": results["peer"]["ratio"] >= 10})
+    if "startup" in results:   # the import row of issue 19; bench/startup.py prints the commands' rows too
+        rows.append(startup.rows(results["startup"])[0])
     g = results.get("growth", {})
     if g.get("points"):
         worst = max(g["time_exponent"], g["memory_exponent"])
@@ -434,7 +439,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the size and one peer round")
     parser.add_argument("--scale", type=float, default=None, help="fraction of the full size (default 1)")
     parser.add_argument("--peer-rounds", type=int, default=None, help="alternations with rss2email (default 3)")
-    parser.add_argument("--skip", default="", help="comma-separated workloads to skip: peer,growth")
+    parser.add_argument("--skip", default="", help="comma-separated workloads to skip: peer,growth,startup")
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench", help="scratch folder")
     parser.add_argument("--render", type=Path, help="only rewrite the .md next to this results .json")
     args = parser.parse_args()
@@ -458,6 +463,9 @@ def main() -> None:
                 "compare the ratios, which were measured in the same run.",
     }
     t0 = time.perf_counter()
+    if "startup" not in skip:   # first, while nothing else of the bench is running
+        results["startup"] = startup.measure()
+        log(f"start-up: import awareness.pipeline {results['startup']['import_pipeline_s']:.3f} s")
     with feed_farm(work, max(feeds, PEER_FEEDS)) as farm, smtp_sink(work) as (smtp_port, count_file):
         log(f"farm {farm}, SMTP sink on port {smtp_port}")
         # The parser workload fetches every feed once, which also warms the farm's cache

@@ -8,6 +8,7 @@ profiles, service, web, demo); each is imported only when its command runs, so
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
@@ -54,7 +55,15 @@ class CommandGroups(click.Group):
         if name not in COMMANDS:
             return None
         module, attribute = COMMANDS[name][0].split(":")
-        command: Any = getattr(importlib.import_module(module), attribute)
+        # Importing a command builds tens of thousands of objects that live as long as the process;
+        # the cyclic collector would walk them again and again meanwhile (~8% of start-up, issue 19).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            command: Any = getattr(importlib.import_module(module), attribute)
+        finally:
+            if collecting:
+                gc.enable()
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -19,8 +19,6 @@ from typing import Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from ..core.models import Match, Profile, StoredItem, Topic
 
 logger = logging.getLogger(__name__)
@@ -300,6 +298,9 @@ class Composer:
     """Renders bulletins through Jinja; a librarian's own template dir can go first."""
 
     def __init__(self, template_dirs: list[Path] | None = None) -> None:
+        # Lazy: Jinja costs ~15 ms at start, and only composing needs it (issue 19).
+        from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
         dirs = [str(d) for d in (template_dirs or [templates_dir()])]
         self.env = Environment(
             loader=FileSystemLoader(dirs),

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 import sqlalchemy as sa
 
 from . import archive
@@ -33,6 +32,7 @@ from .webhook_formats import payload
 from ..config.profiles import profile_sources
 from ..config.settings import Settings
 from ..core import netguard
+from ..core.lazy import httpx  # loaded when the first webhook is posted (issue 19)
 from ..core.errors import DeliveryError
 from ..core.models import Profile, Source, Webhook
 from ..core.pinned import Pins, pinned_transport

@@ -22,9 +22,8 @@ from http import HTTPStatus
 from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from ..core import netguard
+from ..core.lazy import httpx  # loaded when the first request goes out (issue 19)
 from ..core.pinned import Pins, pinned_transport
 from ..config.settings import Settings
 from ..core.errors import FetchError

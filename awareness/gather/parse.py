@@ -16,22 +16,28 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
-
 from ..core.errors import ParseError
+from ..core.lazy import feedparser  # loaded when the first feed is parsed (issue 19)
 from ..core.models import Item
 from .normalise import clean_text, normalise
 
 logger = logging.getLogger(__name__)
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json")
-# A bozo exception of these kinds means "the charset label was wrong", not "this is not a feed".
-_CHARSET_TROUBLE = (feedparser.CharacterEncodingOverride, feedparser.CharacterEncodingUnknown,
-                    feedparser.NonXMLContentType)
+
+
+@lru_cache(maxsize=1)
+def _charset_trouble() -> tuple[type[Exception], ...]:
+    """A bozo exception of these kinds means "the charset label was wrong", not "this is not a feed"."""
+    return (feedparser.CharacterEncodingOverride, feedparser.CharacterEncodingUnknown,
+            feedparser.NonXMLContentType)
+
+
 _HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>])",
                          re.IGNORECASE | re.DOTALL)
 # Entity declarations in a DOCTYPE: feeds have no use for ones that nest, point outside
@@ -83,7 +89,7 @@ def parse_feed(source_id: str, url: str, content: bytes, *, content_type: str = 
     warnings: list[str] = []
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
-        charset_only = isinstance(exc, _CHARSET_TROUBLE)
+        charset_only = isinstance(exc, _charset_trouble())
         if not parsed.entries and not (charset_only and parsed.get("version")):
             raise ParseError(source_id, url, f"not a feed: {_describe(exc)}; check that the URL is the "
                                              "feed itself (RSS or Atom), not a page about it")
@@ -106,7 +112,7 @@ def parse_feed(source_id: str, url: str, content: bytes, *, content_type: str = 
             warnings.append(f"skipped an entry that could not be read ({e!r})")
             logger.debug("skipped entry in %s", url, exc_info=True)
 
-    malformed = parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _CHARSET_TROUBLE)
+    malformed = parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _charset_trouble())
     if malformed and not all(i.link for i in items):
         # In a broken document an entry with no link is most often the stump where it was cut off.
         kept = [i for i in items if i.link]

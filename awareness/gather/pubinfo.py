@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from urllib.parse import urlsplit
 
-from dateutil import parser as dateparser
+from ..core.lazy import dateparser  # loaded when a page's date is first read (issue 19)
 
 PUB_TYPES = ("guidance", "policy paper", "consultation", "statistics", "research article", "news")
 

@@ -7,9 +7,9 @@ topic share most.  Generic news words, numbers and fragments never count as reas
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import sparse
+from functools import lru_cache
 
+from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from .textnorm import surface_forms, term_key
 from .terms import Analysed
 
@@ -24,7 +24,14 @@ GENERIC_WORDS = ("new", "high", "low", "report", "reports", "says", "said", "yea
                  # everyday verbs and counters that turn up in any story
                  "told", "tell", "tells", "give", "gives", "given", "get", "gets", "make", "makes",
                  "made", "take", "takes", "taken", "way", "ways", "one", "two", "three", "first", "last")
-GENERIC_KEYS = frozenset(term_key(w)[0] for w in GENERIC_WORDS)
+
+
+@lru_cache(maxsize=1)
+def generic_keys() -> frozenset[str]:
+    """GENERIC_WORDS folded, on first use: folding at import would load the stemmer at start."""
+    return frozenset(term_key(w)[0] for w in GENERIC_WORDS)
+
+
 # Shared words shown after the terms found: a couple at most, each clearly topical:
 # one of the profile's own words, or among the strongest of the topic's learned words.
 MAX_SHARED = 2
@@ -125,7 +132,7 @@ class Explaining:
         a generic news word, or a word common across the gathered items."""
         if any(len(word) < 3 or any(c.isdigit() for c in word) for word in words):
             return True
-        if words <= GENERIC_KEYS:
+        if words <= generic_keys():
             return True
         if self._n_docs >= COMMON_MIN_DOCS:
             common_idf = np.log((1 + self._n_docs) / (1 + COMMON_SHARE * self._n_docs)) + 1

@@ -8,10 +8,7 @@ confidently as relevant, so a topic learns the words real items use.
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import sparse
-from sklearn.linear_model import LogisticRegression
-
+from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from .textnorm import Token, segments, surface_forms
 from .terms import Analysed
 
@@ -71,6 +68,8 @@ class Learning:
             X = sparse.vstack([self._analyse([(t, s) for t, s, _ in examples]).vectors,
                                self._vectorizer.transform(own)]).tocsr()
             y = np.array(relevant + [True] * len(own))
+            from sklearn.linear_model import LogisticRegression  # lazy: scikit-learn costs ~1 s at start
+
             self._models[j] = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000).fit(X, y)
 
     @property

@@ -57,12 +57,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-
+from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from ..core.models import Match, Profile, StoredItem, Topic
 from .place import PlaceFinder
 from .textnorm import Token, features, segments, term_key
@@ -71,6 +68,9 @@ from .explain import Explaining
 from .learning import Example, Learning
 from .terms import Analysed, PhraseIndex, forms_found, incidence
 from .vectors import CALIBRATE, TopicVectors, topic_parts
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,8 @@ class Matcher(TopicVectors, Learning, Explaining):
                               for doc in docs_]
         self._names: np.ndarray | None = None      # feature names, built when first explaining
         self._feature_words: dict[int, tuple[frozenset[str], bool]] = {}   # index -> (words, generic?)
+        from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: scikit-learn costs ~1 s at start
+
         self._vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
         self._fitted = any(docs)
         self._n_docs = len(docs)

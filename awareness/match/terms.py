@@ -13,13 +13,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-import snowballstemmer
-from scipy import sparse
-
+from ..core.lazy import np, snowballstemmer, sparse  # loaded when first used: numpy/scipy cost ~1 s at start
 from ..core.models import Profile
 from .textnorm import Token, hit_key
+
+if TYPE_CHECKING:
+    from snowballstemmer.basestemmer import BaseStemmer
 
 
 class PhraseIndex:
@@ -44,7 +45,6 @@ class PhraseIndex:
                     if candidate in self.keys:
                         found.add(candidate)
         return found
-
 
 
 @dataclass
@@ -76,7 +76,6 @@ def incidence(phrases: list[tuple[str, ...]], columns: dict[tuple[str, ...], set
                              shape=(len(phrases), topics))
 
 
-
 @lru_cache(maxsize=64)
 def _term_pattern(term: str) -> re.Pattern[str]:
     words = [re.escape(w) for w in term.split()]
@@ -94,12 +93,18 @@ def keyword_baseline(profile: Profile, title: str, summary: str) -> set[str]:
             if any(term.strip() and _term_pattern(term.strip()).search(text) for term in t.terms)}
 
 
-_snowball = snowballstemmer.stemmer("english")
 _WORDS = re.compile(r"[a-z0-9]+")
 
 
+@lru_cache(maxsize=1)
+def _snowball() -> BaseStemmer:
+    """Porter2 for the baseline, made on first use (snowballstemmer loads all its languages)."""
+    return snowballstemmer.stemmer("english")
+
+
 def _stems(text: str) -> list[str]:
-    return [_snowball.stemWord(w) for w in _WORDS.findall(text.lower())]
+    stemmer = _snowball()
+    return [stemmer.stemWord(w) for w in _WORDS.findall(text.lower())]
 
 
 def stemmed_baseline(profile: Profile, title: str, summary: str) -> set[str]:

@@ -21,18 +21,37 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import snowballstemmer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from ..core.lazy import snowballstemmer  # loaded when the first word is folded (issue 19)
+
+if TYPE_CHECKING:
+    from snowballstemmer.basestemmer import BaseStemmer
 
 # scikit-learn's list, less words that carry meaning in health news ("fire
 # safety", "bill", "living alone", "system", "detail", "first aid", "interest").
-STOP_WORDS: frozenset[str] = frozenset(ENGLISH_STOP_WORDS) - {
+_KEPT_WORDS = frozenset({
     "alone", "amount", "back", "bill", "bottom", "call", "co", "con", "cry", "de", "detail",
     "empty", "find", "fire", "first", "found", "front", "full", "give", "interest", "keep",
     "mill", "move", "name", "part", "serious", "show", "side", "system", "thick", "thin",
     "third", "together", "un", "well",
-}
+})
+
+
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """The stop words, built on first use: importing scikit-learn costs ~1 s at start."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) - _KEPT_WORDS
+
+
+def __getattr__(name: str) -> frozenset[str]:
+    """``textnorm.STOP_WORDS`` still reads as before, without importing scikit-learn up front."""
+    if name == "STOP_WORDS":
+        return stop_words()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Sentence punctuation and dashes between spaces end a segment; "&" and "/" do not.
@@ -49,7 +68,11 @@ _IRREGULAR = {
     "metastases": "metastasis", "crises": "crisis", "theses": "thesis",
 }
 
-_stemmer = snowballstemmer.stemmer("english")
+
+@lru_cache(maxsize=1)
+def _stemmer() -> BaseStemmer:
+    """Porter2, made on first use (snowballstemmer loads all its languages on import)."""
+    return snowballstemmer.stemmer("english")
 
 
 @lru_cache(maxsize=200_000)
@@ -58,7 +81,7 @@ def fold(word: str) -> str:
     word = _IRREGULAR.get(word, word)
     if word.endswith("wives"):          # midwives, housewives
         word = word[:-5] + "wife"
-    stem = _stemmer.stemWord(word)
+    stem = _stemmer().stemWord(word)
     # Derivational folds Porter2 does not make.
     if stem.endswith("eri") and len(stem) >= 7:   # midwiferi -> midwif, deliveri -> deliv
         stem = stem[:-3]
@@ -105,8 +128,9 @@ def term_key(term: str) -> tuple[str, ...]:
 def features(segs: list[list[Token]]) -> list[str]:
     """Unigram and bigram features (stop words and one-letter words dropped)."""
     out: list[str] = []
+    stop = stop_words()
     for seg in segs:
-        keys = [key for word, key in seg if len(word) > 1 and word not in STOP_WORDS]
+        keys = [key for word, key in seg if len(word) > 1 and word not in stop]
         out.extend(keys)
         out.extend(f"{a} {b}" for a, b in zip(keys, keys[1:]))
     return out
@@ -115,8 +139,9 @@ def features(segs: list[list[Token]]) -> list[str]:
 def surface_forms(segs: list[list[Token]]) -> dict[str, str]:
     """Feature -> the words that produced it, first occurrence wins (for explanations)."""
     forms: dict[str, str] = {}
+    stop = stop_words()
     for seg in segs:
-        content = [(word, key) for word, key in seg if len(word) > 1 and word not in STOP_WORDS]
+        content = [(word, key) for word, key in seg if len(word) > 1 and word not in stop]
         for word, key in content:
             forms.setdefault(key, word)
         for (w1, k1), (w2, k2) in zip(content, content[1:]):

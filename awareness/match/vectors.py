@@ -8,10 +8,7 @@ so broad and narrow topics meet one threshold on equal terms.
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import sparse
-from sklearn.preprocessing import normalize
-
+from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from ..core.models import Topic
 from .textnorm import features, segments
 
@@ -60,6 +57,8 @@ class TopicVectors:
         moved = (self._topic_vectors.astype(np.float32) + additions.astype(np.float32)).tocsr()
         moved.data = np.clip(moved.data, 0.0, None)
         moved.eliminate_zeros()
+        from sklearn.preprocessing import normalize  # lazy: scikit-learn costs ~1 s at start
+
         self._topic_vectors = normalize(moved).astype(np.float32).tocsr()
         self._set_block()
 
