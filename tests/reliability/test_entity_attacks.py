@@ -42,6 +42,7 @@ CHILD = textwrap.dedent("""\
     limit = vm + 256 * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
+    status = open("/proc/self/status")   # opened before the audit hook: reading our own peak is no event
     events = []
     def hook(event, args):
         if event in ("open", "os.open") or event.startswith(("socket.", "urllib.", "http.client.", "subprocess.")):
@@ -63,7 +64,9 @@ CHILD = textwrap.dedent("""\
             verdict["raw_text"] = json.dumps([[e.get("title", ""), e.get("summary", "")] for e in raw.entries])
         out[name] = verdict
     out["_events"] = events
-    out["_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: this process image's own peak (ru_maxrss would carry the forking pytest worker's peak across exec)
+    status.seek(0)
+    out["_maxrss_mb"] = next(int(l.split()[1]) for l in status.read().splitlines() if l.startswith("VmHWM:")) / 1024
     out["_limit_mb"] = limit / 1024 / 1024
     print(json.dumps(out))
 """)
