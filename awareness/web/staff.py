@@ -12,8 +12,8 @@ import logging
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -123,10 +123,7 @@ def routes(web: Web) -> list[Route]:
     async def judge(request: Request) -> Response:
         user, profile = web.require_profile(request, request.path_params["profile_id"])
         form = await web.checked_form(request)
-        try:
-            item_id = int(str(form.get("item_id", "")))
-        except ValueError:
-            raise HTTPException(400, "No item was named.")
+        item_id = _named_item(form)
         topic_id = str(form.get("topic_id", ""))
         if topic_id not in {t.id for t in profile.topics}:
             raise HTTPException(400, "That topic is not in this profile.")
@@ -138,10 +135,7 @@ def routes(web: Web) -> list[Route]:
     async def undo(request: Request) -> Response:
         _, profile = web.require_profile(request, request.path_params["profile_id"])
         form = await web.checked_form(request)
-        try:
-            item_id = int(str(form.get("item_id", "")))
-        except ValueError:
-            raise HTTPException(400, "No item was named.")
+        item_id = _named_item(form)
         undo_judgement(web.store, profile_id=profile.id, topic_id=str(form.get("topic_id", "")), item_id=item_id)
         return see_other(f"/librarian/{profile.id}?judged={item_id}#judgements")
 
@@ -272,3 +266,11 @@ def routes(web: Web) -> list[Route]:
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ]
+
+
+def _named_item(form: FormData) -> int:
+    """The item a librarian's include / exclude / undo form names, or a 400 saying none was."""
+    try:
+        return int(str(form.get("item_id", "")))
+    except ValueError:
+        raise HTTPException(400, "No item was named.")
