@@ -115,6 +115,38 @@ def test_judging_quit_items_makes_the_topic_stricter_with_items_unlike_them() ->
     assert "tobacco" in matched(judged, "More quit attempts after campaign", "Quitters stopped smoking.")
 
 
+def test_a_useful_item_still_under_the_bar_lowers_its_topic_bar_but_not_under_a_rejected_one() -> None:
+    # Judgements usually lift the items like them over the bar (Rocchio); where a judged
+    # useful item still scores under it, the topic's default bar comes down to that item.
+    # Applied here to the profile as written, so the scores below are the ones that count.
+    useful = [("Life expectancy gap widens", "Men in the most deprived areas live ten fewer years.", True),
+              ("Child obesity by area", "Rates in deprived neighbourhoods are twice the average.", True)]
+    unjudged = ("Dental decay by area", "Five-year-olds in deprived districts have more decay.")
+    rejected = ("Cinema reopens", "The deprived seaside town welcomes back its picture house.", False)
+    stream = NEWS + [f"{t}. {s}" for t, s, _ in [*useful, rejected]] + [". ".join(unjudged)]
+    lowered = Matcher([TEAM], corpus=stream)
+    under = lowered.score_texts([(t, s) for t, s, _ in useful])[:, 0]
+    assert (under < 0.35).all() and "inequalities" not in matched(lowered, *unjudged)
+    lowered._thresholds_from_judgements({("ph", "inequalities"): useful})
+    assert lowered.thresholds[0] == pytest.approx(max(0.25, float(under.min())))
+    assert "inequalities" in matched(lowered, *unjudged)
+    assert lowered.thresholds[2] == pytest.approx(0.35)      # other topics keep theirs
+
+    # A rejected item scoring above the useful ones keeps the bar above it.
+    guarded = Matcher([TEAM], corpus=stream)
+    guarded._thresholds_from_judgements({("ph", "inequalities"): [*useful, rejected]})
+    rejected_score = guarded.score_texts([rejected[:2]])[0, 0]
+    assert under.min() < rejected_score < 0.35, "the rejected item must sit between the useful ones and the bar"
+    assert rejected_score < guarded.thresholds[0] < 0.35
+
+    # A librarian's own threshold is theirs: judgements do not move it.
+    own = Profile(id="ph", name="PH", topics=[TEAM.topics[0].model_copy(update={"threshold": 0.35}),
+                                              *TEAM.topics[1:]])
+    kept = Matcher([own], corpus=stream)
+    kept._thresholds_from_judgements({("ph", "inequalities"): useful})
+    assert kept.thresholds[0] == pytest.approx(0.35)
+
+
 def test_judgements_never_override_an_exclusion() -> None:
     judged = [(f"Vaccination clinic {n} opens", "Immunisation for residents and livestock owners.", True)
               for n in range(5)]

@@ -30,6 +30,11 @@ ROCCHIO_POSITIVE = 0.5    # 0.4-1.5 tried (bench/matching.md, ideas 8, 11, 13): 
 ROCCHIO_NEGATIVE = 0.25
 # With this many judged items (and a few of each kind), a per-topic linear model on
 # the same TF-IDF features replaces the cosine; term hits and exclusions still apply.
+# A useful judged item that scored under its topic's threshold says the threshold is too
+# high for this topic: it comes down to that item's score, never below this floor, never
+# to a judged not-relevant item's score, and never where the profile sets the threshold
+# itself (bench/matching.md, idea 17).
+JUDGED_FLOOR = 0.25            # 0.2 and 0.3 tried: 0.25 loses least
 MODEL_MIN_LABELS = 20
 MODEL_MIN_EACH = 5
 
@@ -54,6 +59,22 @@ class Learning:
             additions[j] = sparse.csr_matrix(row, dtype=np.float32)
         if additions:
             self._move_vectors(self._rows(additions))
+
+    def _thresholds_from_judgements(self, labelled: dict[tuple[str, str], list[Example]]) -> None:
+        """Lower a topic's default threshold to the useful items it was shown (see JUDGED_FLOOR)."""
+        for key, examples in labelled.items():
+            j = self._column.get(key)
+            if j is None or not examples or j in self._models or self._topics[j].threshold is not None:
+                continue
+            scores = self._scores(self._analyse([(t, s) for t, s, _ in examples]))[:, j]
+            relevant = np.array([r for _, _, r in examples], dtype=bool)
+            useful = scores[relevant & (scores > 0)]
+            if not useful.size:
+                continue
+            lowest = max(JUDGED_FLOOR, float(useful.min()))
+            if (~relevant).any():
+                lowest = max(lowest, float(scores[~relevant].max()) + 1e-4)
+            self.thresholds[j] = min(float(self.thresholds[j]), lowest)
 
     def _train_models(self, labelled: dict[tuple[str, str], list[Example]],
                       parts: list[dict[str, list[list[str]]]]) -> None:

@@ -202,6 +202,8 @@ class Matcher(TopicVectors, Learning, Explaining):
                 self._scale = self._calibration(parts)
         if profile_scale is not None:
             self._scale = profile_scale
+        if self._fitted and labelled:      # last: it reads the scores as they will be
+            self._thresholds_from_judgements(labelled)
         logger.debug("matcher: %d topics, %d features, %d used by topics",
                      len(self._topics), self._width, len(self._columns))
 
