@@ -84,19 +84,32 @@ class Explaining:
 
     def _term_reasons(self, title_hits: set[tuple[str, ...]], body_hits: set[tuple[str, ...]], j: int,
                       limit: int) -> tuple[list[str], set[str]]:
-        """The topic's terms found (title first), as the librarian wrote them, and their words."""
+        """The topic's terms found (title first, each in the profile's order), as the librarian
+        wrote them, and their words.  Walks the item's few hits, not the topic's many term forms."""
+        order = self._term_order(j)
         reasons: list[str] = []
         covered: set[str] = set()
         said: set[object] = set()                           # "fall" and "falls" are one reason
         for hits in (title_hits, body_hits):                # title hits first
             if not hits:
                 continue
-            for key, written in self._topic_terms[j]:
-                if key in hits and key not in said and written not in said and len(reasons) < limit:
+            for _, key, written in sorted(order[key] for key in hits if key in order):
+                if key not in said and written not in said and len(reasons) < limit:
                     reasons.append(written)
                     said.update((key, written))
                     covered.update(k.removesuffix("~ing") for k in key)
         return reasons, covered
+
+    def _term_order(self, j: int) -> dict[tuple[str, ...], tuple[int, tuple[str, ...], str]]:
+        """Each term key of topic j -> (its first place among the topic's terms, key, as written)."""
+        cache: dict[int, dict] = self.__dict__.setdefault("_term_orders", {})
+        order = cache.get(j)
+        if order is None:
+            order = {}
+            for place, (key, written) in enumerate(self._topic_terms[j]):
+                order.setdefault(key, (place, key, written))
+            cache[j] = order
+        return order
 
     def _shared_reasons(self, reasons: list[str], covered: set[str], strongest: list[int],
                         forms: dict[str, str], limit: int, j: int) -> tuple[str, ...]:
