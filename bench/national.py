@@ -283,12 +283,13 @@ def ingest_one_process(work: Path, farm: str, smtp_port: int, feeds: int) -> dic
 def short_soak(work: Path, minutes: float, feeds: int, subscribers: int) -> dict[str, Any]:
     """bench/soak.py, briefly, in its own process: only its verdict is wanted here."""
     cmd = [str(PYTHON), str(HERE / "soak.py"), "--minutes", f"{minutes:g}", "--feeds", str(feeds),
-           "--profiles", "20", "--subscribers", str(subscribers), "--cycle-s", "20", "--work", str(work / "soak")]
+           "--profiles", "20", "--subscribers", str(subscribers), "--cycle-s", "20", "--work", str(work / "soak"),
+           "--results", str(work / "soak-results")]   # not bench/results: that is for the full soak
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-3000:])
         raise SystemExit(f"the soak failed with status {proc.returncode}")
-    written = sorted(RESULTS.glob("soak-*.json"), key=lambda f: f.stat().st_mtime)[-1]
+    written = sorted((work / "soak-results").glob("soak-*.json"), key=lambda f: f.stat().st_mtime)[-1]
     result = json.loads(written.read_text())
     return {"command": result["command"], "verdict": result["verdict"], "cycles": len(result["cycles"]),
             "delivery": result["delivery"], "file": written.name}
