@@ -5,8 +5,9 @@ sender being measured (it still shares the machine's two cores):
 
     .venv/bin/python bench/smtp_sink.py --port-file PATH --count-file PATH
 
-The count file holds ``{"messages": n, "bytes": n, "recipients": n}`` and is
-rewritten twice a second; SIGTERM writes it one last time and stops.
+The count file holds ``{"messages": n, "bytes": n, "recipients": n, "max_bytes": n}`` and is
+rewritten twice a second; SIGUSR1 starts ``max_bytes`` (the largest message) afresh;
+SIGTERM writes the file one last time and stops.
 """
 
 from __future__ import annotations
@@ -28,15 +29,22 @@ class CountingHandler:
         self.messages = 0
         self.bytes = 0
         self.recipients = 0
+        self.max_bytes = 0      # the largest message since the last SIGUSR1 (one subscriber's email)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages += 1
-        self.bytes += len(envelope.original_content or b"")
+        size = len(envelope.original_content or b"")
+        self.bytes += size
+        self.max_bytes = max(self.max_bytes, size)
         self.recipients += len(envelope.rcpt_tos)
         return "250 OK"
 
     def counts(self) -> dict[str, int]:
-        return {"messages": self.messages, "bytes": self.bytes, "recipients": self.recipients}
+        return {"messages": self.messages, "bytes": self.bytes, "recipients": self.recipients,
+                "max_bytes": self.max_bytes}
+
+    def reset_max(self) -> None:
+        self.max_bytes = 0
 
 
 def _write(path: Path, data: dict[str, int]) -> None:
@@ -62,6 +70,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: handler.reset_max())   # national.py: one cycle's largest email
     while not stop.wait(0.5):
         _write(args.count_file, handler.counts())
     _write(args.count_file, handler.counts())

@@ -213,6 +213,8 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=2000)
     parser.add_argument("--cycle-s", type=float, default=60, help="start a cycle this often (or at once when late)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/awareness-soak"))
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="where soak-<date>.md and .json go (make bench's short soak: its scratch folder)")
     parser.add_argument("--sink", nargs=2, metavar=("PORT_FILE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
@@ -294,8 +296,8 @@ def main() -> None:
         "memory_flat": growth < 50,
     }
     result["verdict"] = verdict
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"soak-{datetime.now(timezone.utc):%Y-%m-%d}"
+    args.results.mkdir(parents=True, exist_ok=True)
+    stem = args.results / f"soak-{datetime.now(timezone.utc):%Y-%m-%d}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     stem.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))

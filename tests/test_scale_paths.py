@@ -149,3 +149,12 @@ def test_scoring_in_worker_processes_gives_the_same_matches_in_the_same_order(
     assert [len(chunk) for chunk, _ in slices] == [3, 3, 3, 3, 3, 3, 2]
     pooled = [m for _, ms in slices for m in ms]
     assert pooled == here and len(here) >= 15
+
+
+def test_match_slices_shrink_as_topics_grow_so_a_slice_holds_no_more_scores() -> None:
+    """A deployment with ten times the topics scores smaller slices, not bigger arrays."""
+    assert pipeline.match_slice(10) == pipeline.MATCH_SLICE
+    assert pipeline.match_slice(2000) == 1000
+    for topics in (4000, 20_000, 100_000):
+        assert pipeline.match_slice(topics) * topics <= max(pipeline.MATCH_CELLS, 50 * topics)
+    assert pipeline.match_slice(20_000) == 100
