@@ -68,8 +68,13 @@ class Explaining:
             bounds: list[int] = [0] * (len(block_rows) + 1)
             if self._fitted and len(block_rows):
                 shared = analysed.vectors[block_rows].multiply(self._topic_vectors[block_cols]).tocsr()
-                strongest = shared.indices[_strongest_first(shared)].tolist()
-                bounds = shared.indptr.tolist()
+                features = shared.indices[_strongest_first(shared)]
+                # Only features that could be reasons go on to the word-by-word checks: one
+                # vector lookup here instead of two Python calls per shared word and match.
+                entry_rows = np.repeat(np.arange(len(block_rows)), np.diff(shared.indptr))
+                keep = self._may_explain(block_cols[entry_rows], features)
+                strongest = features[keep].tolist()
+                bounds = [0, *np.cumsum(np.bincount(entry_rows[keep], minlength=len(block_rows))).tolist()]
             for r, (i, j) in enumerate(zip(block_rows.tolist(), block_cols.tolist())):
                 reasons, covered = self._term_reasons(analysed.title_hits[i], analysed.body_hits[i], j, limit)
                 a, b = bounds[r], bounds[r + 1]
@@ -126,9 +131,7 @@ class Explaining:
             if known is None:
                 words = frozenset(names[index].split(" "))
                 known = feature_words[index] = (words, self._generic(words, index))
-            words, generic = known
-            if generic or not self._topical(index, j):
-                continue                                    # "new", "report", "2024": true but no reason
+            words, _ = known                                # generic and untopical ones never get here
             if covered.issuperset(words) or (len(words) > 1 and words & term_words):
                 continue                                    # "falls older" adds nothing to "falls"
             # "talking therapies" replaces an earlier "talking" rather than sitting beside it.
@@ -139,6 +142,32 @@ class Explaining:
             if found_terms + len(chosen) >= limit or len(chosen) >= MAX_SHARED:
                 break
         return tuple(reasons + [surface for _, surface in chosen])
+
+    def _may_explain(self, topics: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Per (topic, feature) pair: whether the feature is no generic word and is topical for
+        that topic (``_generic``, ``_topical_keys``), as one vector of booleans."""
+        if "_explaining_masks" not in self.__dict__:
+            if self._names is None:
+                self._names = self._vectorizer.get_feature_names_out()
+            generic = np.zeros(len(self._names), dtype=bool)
+            for index in np.unique(self._topic_vectors.indices).tolist():     # only words topics have
+                words = frozenset(self._names[index].split(" "))
+                known = self._feature_words[index] = (words, self._generic(words, index))
+                generic[index] = known[1]
+            topical = np.unique(np.concatenate([self._topical_keys(j) for j in range(len(self._topics))]
+                                               or [np.zeros(0, dtype=np.int64)]))
+            self._explaining_masks = (generic, topical)
+        generic, topical = self._explaining_masks
+        keys = topics.astype(np.int64) * np.int64(len(generic)) + features.astype(np.int64)
+        return ~generic[features] & np.isin(keys, topical, assume_unique=False)
+
+    def _topical_keys(self, j: int) -> np.ndarray:
+        """topic * width + feature for each feature strongly topic j's: the profile's own word,
+        or among the heaviest the topic has learned (from feedback or the gathered items)."""
+        row = self._topic_vectors[j]
+        strong = row.indices[row.data >= TOPICAL_SHARE * row.data.max()] if row.data.size else row.indices[:0]
+        features = np.union1d(self.base_vectors[j].indices, strong).astype(np.int64)
+        return np.int64(j) * np.int64(len(self._names)) + features
 
     def _generic(self, words: frozenset[str], index: int) -> bool:
         """A feature that explains nothing: a number or fragment ("19" of COVID-19, "000"),
@@ -151,18 +180,6 @@ class Explaining:
             common_idf = np.log((1 + self._n_docs) / (1 + COMMON_SHARE * self._n_docs)) + 1
             return bool(self._vectorizer.idf_[index] <= common_idf)
         return False
-
-    def _topical(self, index: int, j: int) -> bool:
-        """Whether a feature is strongly the topic's: the profile's own word, or among the
-        heaviest the topic has learned (from feedback or the gathered items)."""
-        cache: dict[int, frozenset[int]] = self.__dict__.setdefault("_topical_features", {})
-        features = cache.get(j)
-        if features is None:
-            row = self._topic_vectors[j]
-            strong = row.indices[row.data >= TOPICAL_SHARE * row.data.max()] if row.data.size else []
-            features = cache[j] = frozenset(self.base_vectors[j].indices.tolist()) | frozenset(
-                np.asarray(strong).tolist())
-        return index in features
 
 
 def _strongest_first(matrix: sparse.csr_matrix) -> np.ndarray:
