@@ -106,6 +106,13 @@ def _link(value: str) -> str:
     return value
 
 
+def _ident(value: str) -> str:
+    """A guid or id with a scheme (tag:, https:, urn:); feedparser resolves any other against the feed."""
+    if not re.match(r"^[a-z][a-z0-9+.-]*:\S", value, re.IGNORECASE):
+        raise Decline("a relative guid")
+    return value
+
+
 def _rfc822(value: str) -> time.struct_time:
     try:
         when = parsedate_to_datetime(value)
@@ -140,7 +147,7 @@ def _rss2(root: Any) -> tuple[dict[str, str], list[dict[str, Any]]]:
         entry: dict[str, Any] = {"link": _link(_text(link)), "title": _text(t) if (t := _one(item, "title"))
                                  is not None else ""}
         if guid is not None:
-            entry["id"] = _text(guid)
+            entry["id"] = _ident(_text(guid))
         desc, encoded = _one(item, "description"), _one(item, CONTENT + "encoded")
         entry["summary"] = _text(desc) if desc is not None else ""
         if encoded is not None:
@@ -174,7 +181,7 @@ def _atom(root: Any) -> tuple[dict[str, str], list[dict[str, Any]]]:
         entry: dict[str, Any] = {"link": _link(links[0].get("href") or ""),
                                  "title": _atom_text(t) if (t := _one(item, ATOM + "title")) is not None else ""}
         if (ident := _one(item, ATOM + "id")) is not None:
-            entry["id"] = _text(ident)
+            entry["id"] = _ident(_text(ident))
         summary, content = _one(item, ATOM + "summary"), _one(item, ATOM + "content")
         entry["summary"] = _atom_text(summary) if summary is not None else ""
         if content is not None:
@@ -215,7 +222,7 @@ def _rss1(root: Any) -> tuple[dict[str, str], list[dict[str, Any]]]:
                                  "title": _text(t) if (t := _one(item, RSS1 + "title")) is not None else ""}
         about = item.get(RDF + "about")
         if about:
-            entry["id"] = about
+            entry["id"] = _ident(about)
         desc = _one(item, RSS1 + "description")
         entry["summary"] = _text(desc) if desc is not None else ""
         if (date := _one(item, DC + "date")) is not None:
