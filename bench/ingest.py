@@ -33,6 +33,9 @@ from typing import Any
 import national   # bench/national.py, beside this file
 
 ROOT = national.ROOT
+# before/after switches: feedparser only (as before issue 19's fast path), and no parse pool
+VARIANTS = {"as shipped": {}, "feedparser only": {"AWARENESS_FAST_PARSE": "0"},
+            "no parse pool": {"AWARENESS_PARSE_POOL": "0"}}
 
 
 def fetch_bodies(farm: str, feeds: int) -> list[bytes]:
@@ -154,11 +157,14 @@ def breakdown(config: str) -> None:
           + f"; total {sum(spent.values()):.2f} s", flush=True)
 
 
-def run_breakdown(work: Path, farm: str, smtp_port: int) -> None:
+def run_breakdown(work: Path, farm: str, smtp_port: int, variants: dict[str, dict[str, str]]) -> None:
+    """The peer run step by step, each variant (extra environment) in turn."""
     config = _peer_config(work, farm, smtp_port)
-    shutil.rmtree(config.parent / "var", ignore_errors=True)
-    env = {**os.environ, "AWARENESS_SECRET_KEY": "bench-secret-not-for-production"}
-    subprocess.run([str(national.PYTHON), __file__, "--breakdown-of", str(config)], check=True, env=env)
+    for label, extra in variants.items():
+        shutil.rmtree(config.parent / "var", ignore_errors=True)
+        env = {**os.environ, "AWARENESS_SECRET_KEY": "bench-secret-not-for-production", **extra}
+        print(f"  {label}:", flush=True)
+        subprocess.run([str(national.PYTHON), __file__, "--breakdown-of", str(config)], check=True, env=env)
 
 
 def main() -> None:
@@ -182,7 +188,7 @@ def main() -> None:
         if args.only in (None, "peer"):
             fetch_bodies(farm, national.PEER_FEEDS)    # warm the farm's cache, as national.py does
             run_peer(args.work, farm, smtp_port, count_file, args.rounds, args.profile)
-            run_breakdown(args.work, farm, smtp_port)
+            run_breakdown(args.work, farm, smtp_port, VARIANTS)
 
 
 if __name__ == "__main__":
