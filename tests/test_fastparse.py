@@ -114,3 +114,14 @@ def test_a_plain_item_is_read_the_same_both_ways() -> None:
     fast, slow = both_ways("https://example.org/feed", body, "application/rss+xml")
     assert fast == slow
     assert fast.items[0].summary == "Hi there" and fast.items[0].link == "https://example.org/a"
+
+
+def test_atom_text_with_markup_characters_is_read_the_same_both_ways() -> None:
+    body = (b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>F</title>'
+            b'<entry><title type="text">Health &amp; care &lt;script&gt;x&lt;/script&gt;</title>'
+            b'<id>tag:example.org,2026:1</id><link href="https://example.org/1"/>'
+            b'<updated>2026-12-01T10:00:00+01:00</updated>'
+            b'<summary type="html">&lt;p onclick="x"&gt;Text&lt;/p&gt;</summary></entry></feed>')
+    assert fastparse.parse_fast(body, "application/atom+xml") is not None
+    fast, slow = both_ways("https://example.org/feed", body, "application/atom+xml")
+    assert fast == slow
