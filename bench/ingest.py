@@ -34,8 +34,7 @@ import national   # bench/national.py, beside this file
 
 ROOT = national.ROOT
 # before/after switches: feedparser only (as before issue 19's fast path), and no parse pool
-VARIANTS = {"as shipped": {}, "feedparser only": {"AWARENESS_FAST_PARSE": "0"},
-            "no parse pool": {"AWARENESS_PARSE_POOL": "0"}}
+VARIANTS = {"as shipped": {}, "feedparser only": {"AWARENESS_FAST_PARSE": "0"}}
 
 
 def fetch_bodies(farm: str, feeds: int) -> list[bytes]:
@@ -105,23 +104,31 @@ def _peer_config(work: Path, farm: str, smtp_port: int) -> Path:
                                     feeds=national.PEER_FEEDS, subscribers=1, profiles=1)
 
 
-def run_peer(work: Path, farm: str, smtp_port: int, count_file: Path, rounds: int, profile: bool) -> None:
+def run_peer(work: Path, farm: str, smtp_port: int, count_file: Path, rounds: int, profile: bool,
+             before: Path | None = None) -> None:
+    """``awareness run --now`` from an empty database; with ``before`` (another checkout's
+    ``awareness``), that one and this one in turn, round by round."""
     config = _peer_config(work, farm, smtp_port)
     env = {**os.environ, "AWARENESS_SECRET_KEY": "bench-secret-not-for-production"}
-    times = []
+    binaries = {"this checkout": national.AWARENESS, **({"before": before} if before else {})}
+    times: dict[str, list[float]] = {label: [] for label in binaries}
     for n in range(rounds):
-        shutil.rmtree(config.parent / "var", ignore_errors=True)
-        before = national.sink_counts(count_file)["messages"]
-        started = time.perf_counter()
-        proc = subprocess.run([str(national.AWARENESS), "--config", str(config), "-q", "run", "--now"],
-                              capture_output=True, text=True, env=env)
-        elapsed = time.perf_counter() - started
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stderr[-3000:])
-            raise SystemExit(f"awareness run failed with status {proc.returncode}")
-        times.append(elapsed)
-        print(f"  peer run {n + 1}: {elapsed:.2f} s, {national.sink_counts(count_file)['messages'] - before} emails")
-    print(f"peer: awareness run --now median {statistics.median(times):.2f} s over {rounds}")
+        for label, binary in binaries.items():
+            shutil.rmtree(config.parent / "var", ignore_errors=True)
+            before_count = national.sink_counts(count_file)["messages"]
+            started = time.perf_counter()
+            proc = subprocess.run([str(binary), "--config", str(config), "-q", "run", "--now"],
+                                  capture_output=True, text=True, env=env)
+            elapsed = time.perf_counter() - started
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stderr[-3000:])
+                raise SystemExit(f"awareness run failed with status {proc.returncode}")
+            times[label].append(elapsed)
+            sent = national.sink_counts(count_file)["messages"] - before_count
+            print(f"  peer run {n + 1} ({label}): {elapsed:.2f} s, {sent} emails", flush=True)
+    for label, values in times.items():
+        print(f"peer ({label}): awareness run --now median {statistics.median(values):.2f} s over {rounds} "
+              f"{[round(v, 2) for v in values]}")
     if profile:   # -m cProfile: the breakdown below is the honest wall clock
         shutil.rmtree(config.parent / "var", ignore_errors=True)
         out = work / "peer.prof"
@@ -174,6 +181,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one peer run")
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench-ingest")
+    parser.add_argument("--before", type=Path, help="another checkout's .venv/bin/awareness, run in turn")
     parser.add_argument("--breakdown-of", help=argparse.SUPPRESS)   # the child that times one run
     args = parser.parse_args()
     if args.breakdown_of:
@@ -187,7 +195,7 @@ def main() -> None:
             run_ingest(farm, args.feeds, args.rounds)
         if args.only in (None, "peer"):
             fetch_bodies(farm, national.PEER_FEEDS)    # warm the farm's cache, as national.py does
-            run_peer(args.work, farm, smtp_port, count_file, args.rounds, args.profile)
+            run_peer(args.work, farm, smtp_port, count_file, args.rounds, args.profile, args.before)
             run_breakdown(args.work, farm, smtp_port, VARIANTS)
 
 
