@@ -114,6 +114,9 @@ def _ident(value: str) -> str:
 
 
 def _rfc822(value: str) -> time.struct_time:
+    if not re.match(r"^(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d(?::\d\d)? (?:[+-]\d{4}|GMT|UTC|UT|Z)$",
+                    value):
+        raise Decline("a date in a less common form")   # two-digit years, zone names: feedparser's own rules
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
