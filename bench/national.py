@@ -512,6 +512,7 @@ def main() -> None:
     parser.add_argument("--peer-rounds", type=int, default=None, help="alternations with rss2email (default 3)")
     parser.add_argument("--skip", default="",
                         help="comma-separated workloads to skip: peer,growth,startup,ingest1,soak")
+    parser.add_argument("--only", choices=("peer",), help="only this workload (figures printed, no results file)")
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench", help="scratch folder")
     parser.add_argument("--render", type=Path, help="only rewrite the .md next to this results .json")
     args = parser.parse_args()
@@ -534,6 +535,14 @@ def main() -> None:
         "note": "The machine was shared with other work while this ran, so absolute times are noisy; "
                 "compare the ratios, which were measured in the same run.",
     }
+    if args.only == "peer":
+        with feed_farm(work, PEER_FEEDS) as farm, smtp_sink(work) as (smtp_port, count_file):
+            _warm(farm, PEER_FEEDS)
+            peer = peer_comparison(work, farm, smtp_port, count_file, rounds)
+        print(json.dumps(peer, indent=2))
+        log(f"peer: rss2email {peer['median_s']['rss2email']} s, Awareness {peer['median_s']['awareness']} s, "
+            f"{peer['ratio']}x")
+        return
     t0 = time.perf_counter()
     if "startup" not in skip:   # first, while nothing else of the bench is running
         results["startup"] = startup.measure()
@@ -615,6 +624,13 @@ def main() -> None:
     print("\n".join(targets_table(results["targets"])))
     print()
     log(f"wrote {RESULTS / stem}.md and .json in {results['bench_wall_s']} s")
+
+
+def _warm(farm: str, feeds: int) -> None:
+    """Fetch every feed once, so neither peer run pays for the farm rendering its feeds."""
+    for n in range(feeds):
+        with urllib.request.urlopen(f"{farm}/feeds/{n}.xml", timeout=60) as r:
+            r.read()
 
 
 def _peer_version() -> str:

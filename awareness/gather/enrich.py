@@ -62,6 +62,7 @@ def enrich_new_items(store: Store, settings: Settings, *, now: datetime | None =
         return report
     thin = [r.link for r in rows if fulltext.is_thin(r.summary) and is_web_link(r.link)][:MAX_DOCUMENTS]
     documents = fulltext.fetch_documents(thin, settings) if thin else {}
+    updates: dict[tuple[str, ...], list[dict[str, object]]] = {}   # by the columns set: one executemany each
     with store.engine.begin() as conn:
         for r in rows:
             if is_web_link(r.link) and fulltext.is_thin(r.summary) and r.link not in documents:
@@ -87,7 +88,10 @@ def enrich_new_items(store: Store, settings: Settings, *, now: datetime | None =
                 values.update(pub_type=info.pub_type, organisation=info.organisation, closes=info.closes)
             except Exception:  # one odd document must not stop the run: the item stays as gathered
                 logger.exception("could not enrich item %s (%s)", r.id, r.link)
-            conn.execute(items.update().where(items.c.id == r.id).values(**values))
+            updates.setdefault(tuple(sorted(values)), []).append({"item_id": r.id, **values})
+        for columns, params in updates.items():   # one statement per shape, not one per item (issue 19)
+            conn.execute(items.update().where(items.c.id == sa.bindparam("item_id"))
+                         .values({c: sa.bindparam(c) for c in columns}), params)
     logger.info("enriched %d new items (%d documents read, %d could not be)", report.items, report.fetched,
                 report.failed)
     return report

@@ -130,10 +130,9 @@ def _store_result(store: Store, source: Source, result: FetchResult, *, now: dat
                             content_type=result.content_type, now=now)
     for warning in parsed.warnings:
         logger.info("%s: %s", source.id, warning)
-    added = store.add_items(source.id, parsed.items, now=now)
-    store.record_success(source.id, now=now, every=source.every, etag=result.etag,
-                             last_modified=result.last_modified, new_url=moved,
-                             warning="; ".join(parsed.warnings) or None)
+    added = store.add_items(source.id, parsed.items, now=now, success=dict(   # one transaction (issue 19)
+        every=source.every, etag=result.etag, last_modified=result.last_modified, new_url=moved,
+        warning="; ".join(parsed.warnings) or None))
     report.fetched += 1
     report.new_items += len(added.new)
     return len(added.new)

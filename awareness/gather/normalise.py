@@ -112,7 +112,8 @@ def clean_text(text: str, limit: int = SUMMARY_LIMIT) -> str:
     if not text:
         return ""
     out = str(text)
-    for _ in range(2):
+    # Text with no "<" and no "&" has nothing for nh3 or unescape to change (most titles): skip both.
+    for _ in range(2 if ("<" in out or "&" in out) else 0):
         out = html.unescape(nh3.clean(_BLOCK_TAG.sub(" <", out), tags=set()))
         if not _TAG_LIKE.search(out):
             break
@@ -132,8 +133,11 @@ def _truncate(text: str, limit: int) -> str:
 
 def title_key(title: str) -> str:
     """A title reduced to its words, so the same story from two sources matches."""
-    folded = unicodedata.normalize("NFKD", title or "")
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
+    folded = title or ""
+    if not folded.isascii():   # ASCII has no accents to fold away
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = folded.casefold()
     return " ".join(_NON_WORD.sub(" ", folded).split())
 
 

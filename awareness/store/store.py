@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import dblock
 from .dblock import retry_when_locked
-from .dedup import SameStory, in_chunks
+from .dedup import in_chunks
+from .itemwrite import add_feed_items
 from .migrations import ensure_schema
 from .schema import (AddResult, SourceState, bulletins, deliveries, item_sources, items, match_judgements,
                      matches, profile_runs, sources, subscribers, suppressions)
@@ -140,6 +141,14 @@ class Store:
                        last_modified: str | None, new_url: str | None = None, warning: str | None = None,
                        unchanged: bool = False) -> None:
         """``unchanged`` (a 304): the body is the one read last time, so its warning still stands."""
+        with self.engine.begin() as conn:
+            self._record_success(conn, source_id, now=now, every=every, etag=etag, last_modified=last_modified,
+                                 new_url=new_url, warning=warning, unchanged=unchanged)
+
+    @staticmethod
+    def _record_success(conn: Connection, source_id: str, *, now: datetime, every: timedelta, etag: str | None,
+                        last_modified: str | None, new_url: str | None = None, warning: str | None = None,
+                        unchanged: bool = False) -> None:
         values: dict[str, Any] = dict(last_checked=now, last_success=now, last_error=None, last_warning=warning,
                                       consecutive_failures=0, next_check=now + every, retry_until=None)
         if unchanged:
@@ -148,8 +157,7 @@ class Store:
             values.update(etag=etag, last_modified=last_modified)
         if new_url:
             values["moved_to"] = new_url
-        with self.engine.begin() as conn:
-            conn.execute(sources.update().where(sources.c.id == source_id).values(**values))
+        conn.execute(sources.update().where(sources.c.id == source_id).values(**values))
 
     @retry_when_locked
     def record_failure(self, source_id: str, *, now: datetime, every: timedelta, error: str,
@@ -170,48 +178,17 @@ class Store:
     # ------------------------------------------------------------ items
 
     @retry_when_locked
-    def add_items(self, source_id: str, new_items: Sequence[Item], *, now: datetime) -> AddResult:
-        """Store what a source gave us; one item per story however many sources carry it.
+    def add_items(self, source_id: str, new_items: Sequence[Item], *, now: datetime,
+                  success: dict[str, Any] | None = None) -> AddResult:
+        """Store what a source gave us; one item per story however many sources carry it (``itemwrite``).
 
-        The feed's items are looked up together (one query per kind of key, issue 7)
-        and inserted together; an item earlier in the same feed counts as stored.
+        ``success``: ``record_success``'s arguments, recorded in the same transaction
+        (one commit per feed, not two: on SQLite each commit is a disk sync, issue 19).
         """
-        result = AddResult(new=[], known=0)
         with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":   # runs in two processes: one story stays one item (issue 5)
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727403)"))
-            seen_guids = set(conn.execute(sa.select(item_sources.c.guid)
-                                          .where(item_sources.c.source_id == source_id)).scalars())
-            fresh: list[Item] = []
-            for it in new_items:
-                if it.guid in seen_guids:
-                    result.known += 1
-                    continue
-                seen_guids.add(it.guid)
-                fresh.append(it)
-            if not fresh:
-                return result
-            stories = SameStory(conn, fresh, source_id, now)
-            rows: list[dict[str, Any]] = []
-            owners: list[int] = []      # per fresh item: a stored id, or -(n + 1) for the n-th new row
-            for it in fresh:
-                existing = stories.find(it)
-                if existing is None:
-                    existing = -(len(rows) + 1)
-                    rows.append(dict(guid=it.guid, link=it.link, title=it.title, summary=it.summary,
-                                     published=it.published or now, first_seen=now, authors=list(it.authors),
-                                     tags=list(it.tags), content_hash=it.content_hash, title_key=it.title_key))
-                    stories.add(existing, it)
-                else:
-                    result.known += 1
-                owners.append(existing)
-            if rows:
-                inserted = conn.execute(items.insert().returning(items.c.id, sort_by_parameter_order=True), rows)
-                result.new.extend(int(i) for i in inserted.scalars())
-            conn.execute(item_sources.insert(), [
-                dict(item_id=owner if owner > 0 else result.new[-owner - 1], source_id=source_id, guid=it.guid,
-                     first_seen=now) for it, owner in zip(fresh, owners)])
-        return result
+            if success is not None:
+                self._record_success(conn, source_id, now=now, **success)
+            return add_feed_items(conn, source_id, new_items, now=now)
 
     def items_since(self, since: datetime, *, source_ids: Iterable[str] | None = None,
                     item_ids: Iterable[int] | None = None) -> list[StoredItem]:

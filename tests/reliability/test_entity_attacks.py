@@ -34,7 +34,9 @@ CHILD = textwrap.dedent("""\
     # before recording starts: whatever opens a file from now on was caused by a hostile document.
     benign = b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY nhs "NHS">]><rss version="2.0"><channel>' \\
              b'<title>t</title><item><title>&nhs;</title><link>https://e.org/1</link></item></channel></rss>'
-    for body in (benign, benign.decode().replace('version="1.0"?', 'version="1.0" encoding="utf-16"?').encode("utf-16")):
+    plain = benign.replace(b'<!DOCTYPE rss [<!ENTITY nhs "NHS">]>', b"").replace(b"&nhs;", b"NHS")   # the fast path
+    for body in (benign, benign.decode().replace('version="1.0"?', 'version="1.0" encoding="utf-16"?').encode("utf-16"),
+                 plain):
         parse_feed("warm", "https://e.org/", body, now=now)
         feedparser.parse(io.BytesIO(body), sanitize_html=False)
 
