@@ -12,6 +12,7 @@ get a different email from this shortcut.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from typing import Callable
@@ -46,6 +47,7 @@ class LinkPersonaliser:
                        feedback=_marked_feedback if links.feedback else None,
                        manage=_MARK + "m" if links.manage else None)
         template = self._direct(bulletin, marked)
+        links = _same_each_time(links)   # a signed link carries its second: both renders must get the same one
         filled, direct = _fill(template, links), self._direct(bulletin, links)
         if filled != direct:
             logger.warning("the bulletin templates change links in a way that cannot be personalised "
@@ -58,6 +60,21 @@ class LinkPersonaliser:
     def _direct(self, bulletin: Bulletin, links: Links) -> Rendered:
         self.full_renders += 1
         return self.composer.render(bulletin, links=links)
+
+
+def _same_each_time(links: Links) -> Links:
+    """These links with each feedback link signed once, however often it is asked for."""
+    feedback = links.feedback
+    if feedback is None:
+        return links
+    made: dict[tuple[int, str], str] = {}
+
+    def once(item_id: int, verdict: str) -> str:
+        if (item_id, verdict) not in made:
+            made[item_id, verdict] = feedback(item_id, verdict)
+        return made[item_id, verdict]
+
+    return dataclasses.replace(links, feedback=once)
 
 
 def _marked_feedback(item_id: int, verdict: str) -> str:

@@ -145,9 +145,10 @@ def links_for(ctx: Run, profile: Profile, subscriber_id: int, page_id: int | Non
     if key is None:
         key = subscriber_key(ctx.store, subscriber_id)
     token = ctx.signer.unsubscribe_token(profile.id, subscriber_id, key)
+    feedback_token = ctx.signer.feedback_links(profile.id, subscriber_id)   # the reader part once per message
 
     def feedback(item_id: int, verdict: str) -> str:
-        return f"{base}/feedback/{ctx.signer.feedback_token(profile.id, subscriber_id, item_id, verdict)}"
+        return f"{base}/feedback/{feedback_token(item_id, verdict)}"
 
     return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback,
                  view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None,
