@@ -9,10 +9,13 @@ stage knows nothing of the pipeline above it.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -22,7 +25,8 @@ from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .personalise import LinkPersonaliser
 from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
 from .tokens import Signer
-from .transport import Transport, open_transport, send_with_retry
+from .parallel import SMTP_CONNECTIONS, ParallelSender
+from .transport import open_transport, send_with_retry
 from .message import build_message
 from ..config.profiles import profile_sources
 from ..config.schedule import cron_trigger
@@ -36,6 +40,8 @@ from ..store.schema import utcnow
 from ..store.store import Store
 
 logger = logging.getLogger(__name__)
+
+PARALLEL_FROM = 16   # subscribers of a profile before its messages go over several connections at once
 
 
 class Run(Protocol):
@@ -160,7 +166,7 @@ class _Sending:
     """What one call of send_due_bulletins shares across its profiles."""
 
     dry_run: bool
-    transport: Transport | None = None
+    transport: ParallelSender | None = None
     unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
     window_items: dict[Any, Any] = field(default_factory=dict)   # items in a lookback window, loaded once
 
@@ -236,6 +242,8 @@ def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _S
     pages: dict[int, int] = {}
     personaliser = LinkPersonaliser(ctx.composer)
     keys = subscriber_keys(ctx.store, profile.id)
+    in_flight: deque[_Outgoing] = deque()
+    serial = len(ids) < PARALLEL_FROM   # a small list goes one by one, in the order of its subscribers
     for address, subscriber_id in ids.items():
         if STOP.is_set() and not dry_run:
             report.note = "stopped before every subscriber was served; the next run sends the rest"
@@ -261,28 +269,19 @@ def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _S
             sent_items.update(bulletin.item_ids)
             continue
         if sending.transport is None:
-            sending.transport = open_transport(ctx.settings)
+            sending.transport = _open_sender(ctx.settings)
             _warn_about_links(ctx.settings)
-        try:
-            if sending.unreachable is not None:
-                raise sending.unreachable
-            _deliver(ctx, sending.transport, profile, address, subscriber_id, bulletin, rendered, links, now)
-        except DeliveryError as e:
-            report.failed += 1
-            report.errors.append(f"{address}: {e}")
-            if e.fate == "refused":   # permanent: marked, reported, never sent again
-                report.refused += 1
-                refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=subscriber_id,
-                                        item_ids=bulletin.item_ids, reason=str(e), now=now)
-            if e is not sending.unreachable:
-                logs.message_failed(profile_id=profile.id, subscriber_id=subscriber_id, error=str(e))
-            if e.unreachable:
-                sending.unreachable = e
+        if sending.unreachable is not None:
+            _settle(ctx, profile, report, sending, sent_items, now,
+                    [_Outgoing(address, subscriber_id, bulletin, rendered, None, page_id, _failed(sending.unreachable))])
             continue
-        if page_id is not None:
-            archive.mark_sent(ctx.store, page_id, now=now)
-        report.sent += 1
-        sent_items.update(bulletin.item_ids)
+        message = _message(ctx, profile, address, rendered, links)
+        in_flight.append(_Outgoing(address, subscriber_id, bulletin, rendered, message, page_id,
+                                   sending.transport.submit(message)))
+        # Keep a few messages per connection in flight; write the ledger for those the server accepted.
+        _settle(ctx, profile, report, sending, sent_items, now, in_flight,
+                wait=serial or len(in_flight) > 2 * sending.transport.connections)
+    _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True, every=True)
     report.items = len(sent_items)
     if not sent_items and not report.failed:
         report.note = "no new items; nothing sent"
@@ -316,18 +315,85 @@ def _warn_about_links(settings: Settings) -> None:
                        "set base_url to the public https address of the Awareness web app", settings.base_url)
 
 
-def _deliver(ctx: Run, transport: Transport, profile: Profile, address: str, subscriber_id: int,
-             bulletin: Bulletin, rendered: Rendered, links: Links, now: datetime) -> None:
+@dataclass
+class _Outgoing:
+    """A message handed to the sender, until the ledger has it (or its failure is reported)."""
+
+    address: str
+    subscriber_id: int
+    bulletin: Bulletin
+    rendered: Rendered
+    message: EmailMessage | None
+    page_id: int | None
+    done: Future[None]
+
+
+def _failed(error: DeliveryError) -> Future[None]:
+    done: Future[None] = Future()
+    done.set_exception(error)
+    return done
+
+
+def _open_sender(settings: Settings) -> ParallelSender:
+    """Several connections to a mail server; the outbox folder is written one file at a time."""
+    return ParallelSender(lambda: open_transport(settings),
+                          lambda transport, message: send_with_retry(
+                              transport, message, retry_for=settings.smtp_retry_for, wait=STOP.wait),
+                          connections=SMTP_CONNECTIONS if settings.smtp_url else 1)
+
+
+def _settle(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, sent_items: set[int],
+            now: datetime, in_flight: "deque[_Outgoing] | list[_Outgoing]", *, wait: bool = False,
+            every: bool = False) -> None:
+    """Take the finished messages off the front of ``in_flight``, in order: the accepted ones
+    go in the ledger together (one transaction), each failure is reported and kept as before.
+
+    ``wait`` waits for the first one; ``every`` for all of them (the end of a profile).
+    """
+    queue = in_flight if isinstance(in_flight, deque) else deque(in_flight)
+    accepted: list[_Outgoing] = []
+    while queue and (queue[0].done.done() or wait):
+        out = queue.popleft()
+        wait = every
+        try:
+            out.done.result()
+        except DeliveryError as e:
+            _record_failure(ctx, profile, report, sending, out, e, now)
+            continue
+        accepted.append(out)
+    if not accepted:
+        return
+    ctx.store.record_deliveries([dict(
+        profile_id=profile.id, subscriber_id=out.subscriber_id, item_ids=out.bulletin.item_ids,
+        message_id=str(out.message["Message-ID"]) if out.message is not None else "", subject=out.rendered.subject,
+        page_id=out.page_id) for out in accepted], now=now)   # the web versions' first sending in the same commit
+    for out in accepted:
+        report.sent += 1
+        sent_items.update(out.bulletin.item_ids)
+        logs.message_sent(profile_id=profile.id, subscriber_id=out.subscriber_id, items=len(out.bulletin.item_ids),
+                          message_id=str(out.message["Message-ID"]) if out.message is not None else "")
+
+
+def _record_failure(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, out: _Outgoing,
+                    e: DeliveryError, now: datetime) -> None:
+    report.failed += 1
+    report.errors.append(f"{out.address}: {e}")
+    if e.fate == "refused":   # permanent: marked, reported, never sent again
+        report.refused += 1
+        refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=out.subscriber_id,
+                                item_ids=out.bulletin.item_ids, reason=str(e), now=now)
+    if e is not sending.unreachable:
+        logs.message_failed(profile_id=profile.id, subscriber_id=out.subscriber_id, error=str(e))
+    if e.unreachable and sending.unreachable is None:
+        sending.unreachable = e
+
+
+def _message(ctx: Run, profile: Profile, address: str, rendered: Rendered, links: Links) -> EmailMessage:
     settings = ctx.settings
     sender_address = parseaddr(settings.sender)[1]
     domain = sender_address.rpartition("@")[2] or (urlsplit(settings.base_url).hostname or "localhost")
-    message = build_message(
+    return build_message(
         rendered=rendered, sender=settings.sender, to=address, profile=profile, list_domain=domain,
         unsubscribe_url=links.unsubscribe,
         unsubscribe_mailto="",   # no mailbox of the app's is read: a mailto would go to an unread address
         message_id_domain=domain)
-    send_with_retry(transport, message, retry_for=settings.smtp_retry_for, wait=STOP.wait)   # 4xx, down: backoff
-    ctx.store.record_delivery(profile_id=profile.id, subscriber_id=subscriber_id, item_ids=bulletin.item_ids,
-                              message_id=str(message["Message-ID"]), subject=rendered.subject, now=now)
-    logs.message_sent(profile_id=profile.id, subscriber_id=subscriber_id, items=len(bulletin.item_ids),
-                      message_id=str(message["Message-ID"]))
