@@ -278,9 +278,10 @@ def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _S
         message = _message(ctx, profile, address, rendered, links)
         in_flight.append(_Outgoing(address, subscriber_id, bulletin, rendered, message, page_id,
                                    sending.transport.submit(message)))
-        # Keep a few messages per connection in flight; write the ledger for those the server accepted.
-        _settle(ctx, profile, report, sending, sent_items, now, in_flight,
-                wait=serial or len(in_flight) > 2 * sending.transport.connections)
+        # Keep a few messages per connection in flight; once that many are out, write the ledger for
+        # every one the server has accepted, together (SIGTERM still ends with the last settle below).
+        if serial or len(in_flight) >= 2 * sending.transport.connections:
+            _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True)
     _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True, every=True)
     report.items = len(sent_items)
     if not sent_items and not report.failed:
