@@ -111,8 +111,14 @@ def compose_for(ctx: Run, profile: Profile, subscriber_id: int, *, now: datetime
         shared = [(i, verdicts[i.id]) for i in candidates if verdicts.get(i.id)]
         if cache is not None:
             cache["matched"], cache["ids"] = shared, {i.id for i, _ in shared}
-    already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
-    already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
+    if cache is None:
+        already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
+        already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
+    else:   # the profile's readers at once: only the shared candidates can be in a bulletin (issue 19)
+        if "delivered" not in cache:
+            cache["delivered"] = ctx.store.delivered_by_subscriber(profile.id, cache["ids"])
+            cache["refused"] = refusals.refused_by_subscriber(ctx.store, profile.id, cache["ids"])
+        already = cache["delivered"].get(subscriber_id, set()) | cache["refused"].get(subscriber_id, set())
     wanted = chosen_topics(ctx.store, subscriber_id)   # a web subscriber's topic choice; empty: all
     key = None if cache is None else (frozenset(already & cache["ids"]), frozenset(wanted))
     if key is not None and key in cache:
