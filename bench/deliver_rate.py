@@ -6,7 +6,7 @@
 Builds a deployment in a temporary folder (one SQLite database, ``--profiles`` teams sharing
 ``--subscribers`` readers, ``--items`` matched items per team), then times one real
 ``send_due_bulletins`` into bench/smtp_sink.py (its own process) and prints: messages per
-second, the sink's message and byte counts, the average email size and ledger rows written.
+second, what the sink received and the average email size.
 A second run with nothing new shows what checking costs.  Figures only; no thresholds.
 """
 
