@@ -305,3 +305,25 @@ def test_feedback_links_in_emails_sent_before_compact_tokens_still_work() -> Non
         signer.read_feedback(new.replace(".u.", ".n."))
     with pytest.raises(BadToken):
         Signer("other" * 8).read_feedback(new)
+
+
+def test_once_one_connection_cannot_reach_the_server_the_others_stop_knocking() -> None:
+    from awareness.deliver.parallel import ParallelSender
+    tries: list[object] = []
+
+    def send(transport: object, message: EmailMessage) -> None:
+        tries.append(message)
+        raise DeliveryError("could not connect to the mail server", unreachable=True, temporary=True)
+
+    sender = ParallelSender(lambda: OutboxTransport("/nonexistent"), send, connections=4)
+    try:
+        first = sender.submit(EmailMessage())
+        with pytest.raises(DeliveryError):
+            first.result()
+        later = [sender.submit(EmailMessage()) for _ in range(5)]
+        for done in later:
+            with pytest.raises(DeliveryError):
+                done.result()
+    finally:
+        sender.close()
+    assert len(tries) == 1, "nothing more was tried after the server could not be reached"

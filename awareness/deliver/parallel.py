@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import Callable
 
 from .transport import Transport
+from ..core.errors import DeliveryError
 
 SMTP_CONNECTIONS = 4    # a mail relay accepts a few connections per client; more buys nothing on 2 cores
 
@@ -30,6 +31,7 @@ class ParallelSender:
         self._local = threading.local()
         self._transports: list[Transport] = []
         self._lock = threading.Lock()
+        self.unreachable: DeliveryError | None = None   # the first "cannot reach the server" of any connection
         self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix="smtp") if self.connections > 1 else None
 
     def submit(self, message: EmailMessage) -> Future[None]:
@@ -44,12 +46,19 @@ class ParallelSender:
         return done
 
     def _send_here(self, message: EmailMessage) -> None:
+        if self.unreachable is not None:   # the other connections stop knocking too, as one connection did
+            raise self.unreachable
         transport = getattr(self._local, "transport", None)
         if transport is None:
             transport = self._local.transport = self._open()
             with self._lock:
                 self._transports.append(transport)
-        self._send(transport, message)
+        try:
+            self._send(transport, message)
+        except DeliveryError as e:
+            if e.unreachable and self.unreachable is None:
+                self.unreachable = e
+            raise
 
     def close(self) -> None:
         if self._pool is not None:

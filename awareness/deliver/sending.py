@@ -250,45 +250,48 @@ def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _S
     keys = subscriber_keys(ctx.store, profile.id)
     in_flight: deque[_Outgoing] = deque()
     serial = len(ids) < PARALLEL_FROM   # a small list goes one by one, in the order of its subscribers
-    for address, subscriber_id in ids.items():
-        if STOP.is_set() and not dry_run:
-            report.note = "stopped before every subscriber was served; the next run sends the rest"
-            break
-        plan = plans.for_reader(subscriber_id)
-        if plan is None:                  # paused, or their own schedule has not come round
-            continue
-        composed = composed_by_plan.setdefault(plan.key, {"items": sending.window_items})
-        bulletin = compose_for(ctx, plan.profile, subscriber_id, now=now, cache=composed)
-        report.matched = max(report.matched, len(composed.get("matched") or []))
-        if bulletin is None:
-            continue
-        if plan.key:
-            bulletin.every = plan.every
-        if not dry_run and id(bulletin) not in pages:   # same items, same page
-            pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
-        page_id = None if dry_run else pages[id(bulletin)]
-        links = links_for(ctx, profile, subscriber_id, page_id, keys.get(subscriber_id, ""))
-        rendered = personaliser.render(bulletin, links)
-        if dry_run:
-            report.outputs.append(rendered)
-            report.would_send.append((address, bulletin))
-            sent_items.update(bulletin.item_ids)
-            continue
-        if sending.transport is None:
-            sending.transport = _open_sender(ctx.settings)
-            _warn_about_links(ctx.settings)
-        if sending.unreachable is not None:
-            _settle(ctx, profile, report, sending, sent_items, now,
-                    [_Outgoing(address, subscriber_id, bulletin, rendered, None, page_id, _failed(sending.unreachable))])
-            continue
-        message = _message(ctx, profile, address, rendered, links)
-        in_flight.append(_Outgoing(address, subscriber_id, bulletin, rendered, message, page_id,
-                                   sending.transport.submit(message)))
-        # Keep a few messages per connection in flight; once that many are out, write the ledger for
-        # every one the server has accepted, together (SIGTERM still ends with the last settle below).
-        if serial or len(in_flight) >= 2 * sending.transport.connections:
-            _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True)
-    _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True, every=True)
+    try:
+        for address, subscriber_id in ids.items():
+            if STOP.is_set() and not dry_run:
+                report.note = "stopped before every subscriber was served; the next run sends the rest"
+                break
+            plan = plans.for_reader(subscriber_id)
+            if plan is None:                  # paused, or their own schedule has not come round
+                continue
+            composed = composed_by_plan.setdefault(plan.key, {"items": sending.window_items})
+            bulletin = compose_for(ctx, plan.profile, subscriber_id, now=now, cache=composed)
+            report.matched = max(report.matched, len(composed.get("matched") or []))
+            if bulletin is None:
+                continue
+            if plan.key:
+                bulletin.every = plan.every
+            if not dry_run and id(bulletin) not in pages:   # same items, same page
+                pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
+            page_id = None if dry_run else pages[id(bulletin)]
+            links = links_for(ctx, profile, subscriber_id, page_id, keys.get(subscriber_id, ""))
+            rendered = personaliser.render(bulletin, links)
+            if dry_run:
+                report.outputs.append(rendered)
+                report.would_send.append((address, bulletin))
+                sent_items.update(bulletin.item_ids)
+                continue
+            if sending.transport is None:
+                sending.transport = _open_sender(ctx.settings)
+                _warn_about_links(ctx.settings)
+            if sending.unreachable is not None:
+                failed = _Outgoing(address, subscriber_id, bulletin, rendered, None, page_id,
+                                   _failed(sending.unreachable))
+                _settle(ctx, profile, report, sending, sent_items, now, [failed])
+                continue
+            message = _message(ctx, profile, address, rendered, links)
+            in_flight.append(_Outgoing(address, subscriber_id, bulletin, rendered, message, page_id,
+                                       sending.transport.submit(message)))
+            # Keep a few messages per connection in flight; once that many are out, write the ledger for
+            # every one the server has accepted, together (SIGTERM still ends with the last settle below).
+            if serial or len(in_flight) >= 2 * sending.transport.connections:
+                _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True)
+    finally:   # whatever broke off the loop, what the server accepted goes in the ledger
+        _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True, every=True)
     report.items = len(sent_items)
     if not sent_items and not report.failed:
         report.note = "no new items; nothing sent"
