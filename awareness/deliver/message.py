@@ -13,8 +13,10 @@ from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, parseaddr
+from urllib.parse import urlsplit
 
 from .bulletin import Rendered
+from ..config.settings import Settings
 from ..core.mailheaders import RawListHeader
 from ..core.models import Profile
 
@@ -56,6 +58,18 @@ def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile,
     msg.attach(_text_part(rendered.text, "plain"))
     msg.attach(_text_part(rendered.html, "html"))
     return msg
+
+
+def bulletin_message(settings: Settings, profile: Profile, address: str, rendered: Rendered,
+                     unsubscribe_url: str) -> EmailMessage:
+    """A bulletin for one reader, from the install's settings (sender, list and Message-ID domains)."""
+    sender_address = parseaddr(settings.sender)[1]
+    domain = sender_address.rpartition("@")[2] or (urlsplit(settings.base_url).hostname or "localhost")
+    return build_message(
+        rendered=rendered, sender=settings.sender, to=address, profile=profile, list_domain=domain,
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto="",   # no mailbox of the app's is read: a mailto would go to an unread address
+        message_id_domain=domain)
 
 
 def _text_part(text: str, subtype: str) -> MIMEPart:

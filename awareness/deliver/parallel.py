@@ -15,8 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Callable
 
-from .transport import Transport
+from .transport import Transport, open_transport, send_with_retry
+from ..config.settings import Settings
 from ..core.errors import DeliveryError
+from ..core.stopping import STOP
 
 SMTP_CONNECTIONS = 4    # a mail relay accepts a few connections per client; more buys nothing on 2 cores
 
@@ -67,3 +69,11 @@ class ParallelSender:
             transports, self._transports = self._transports, []
         for transport in transports:
             transport.close()
+
+
+def open_sender(settings: Settings) -> ParallelSender:
+    """Several connections to a mail server; the outbox folder is written one file at a time."""
+    return ParallelSender(lambda: open_transport(settings),
+                          lambda transport, message: send_with_retry(
+                              transport, message, retry_for=settings.smtp_retry_for, wait=STOP.wait),
+                          connections=SMTP_CONNECTIONS if settings.smtp_url else 1)

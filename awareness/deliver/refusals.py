@@ -13,7 +13,8 @@ from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 
-from ..store.store import Store, by_subscriber
+from ..store.ledger import by_subscriber
+from ..store.store import Store
 from ..store.schema import delivery_refusals
 
 

@@ -16,18 +16,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import parseaddr
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from . import archive, frequency, refusals, webhook
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .personalise import LinkPersonaliser
 from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
 from .tokens import Signer
-from .parallel import SMTP_CONNECTIONS, ParallelSender
-from .transport import open_transport, send_with_retry
-from .message import build_message
+from .parallel import ParallelSender, open_sender
+from .message import bulletin_message
 from ..config.profiles import profile_sources
 from ..config.schedule import cron_trigger
 from ..config.settings import Settings
@@ -35,7 +32,7 @@ from ..core import logs
 from ..core.errors import DeliveryError
 from ..core.models import Match, Profile, Source, StoredItem
 from ..core.stopping import STOP
-from ..store import locks
+from ..store import ledger, locks
 from ..store.schema import utcnow
 from ..store.store import Store
 
@@ -116,7 +113,7 @@ def compose_for(ctx: Run, profile: Profile, subscriber_id: int, *, now: datetime
         already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
     else:   # the profile's readers at once: only the shared candidates can be in a bulletin (issue 19)
         if "delivered" not in cache:
-            cache["delivered"] = ctx.store.delivered_by_subscriber(profile.id, cache["ids"])
+            cache["delivered"] = ledger.delivered_by_subscriber(ctx.store, profile.id, cache["ids"])
             cache["refused"] = refusals.refused_by_subscriber(ctx.store, profile.id, cache["ids"])
         already = cache["delivered"].get(subscriber_id, set()) | cache["refused"].get(subscriber_id, set())
     wanted = chosen_topics(ctx.store, subscriber_id)   # a web subscriber's topic choice; empty: all
@@ -276,14 +273,14 @@ def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _S
                 sent_items.update(bulletin.item_ids)
                 continue
             if sending.transport is None:
-                sending.transport = _open_sender(ctx.settings)
+                sending.transport = open_sender(ctx.settings)
                 _warn_about_links(ctx.settings)
             if sending.unreachable is not None:
                 failed = _Outgoing(address, subscriber_id, bulletin, rendered, None, page_id,
                                    _failed(sending.unreachable))
                 _settle(ctx, profile, report, sending, sent_items, now, [failed])
                 continue
-            message = _message(ctx, profile, address, rendered, links)
+            message = bulletin_message(ctx.settings, profile, address, rendered, links.unsubscribe)
             in_flight.append(_Outgoing(address, subscriber_id, bulletin, rendered, message, page_id,
                                        sending.transport.submit(message)))
             # Keep a few messages per connection in flight; once that many are out, write the ledger for
@@ -344,14 +341,6 @@ def _failed(error: DeliveryError) -> Future[None]:
     return done
 
 
-def _open_sender(settings: Settings) -> ParallelSender:
-    """Several connections to a mail server; the outbox folder is written one file at a time."""
-    return ParallelSender(lambda: open_transport(settings),
-                          lambda transport, message: send_with_retry(
-                              transport, message, retry_for=settings.smtp_retry_for, wait=STOP.wait),
-                          connections=SMTP_CONNECTIONS if settings.smtp_url else 1)
-
-
 def _settle(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, sent_items: set[int],
             now: datetime, in_flight: "deque[_Outgoing] | list[_Outgoing]", *, wait: bool = False,
             every: bool = False) -> None:
@@ -373,7 +362,7 @@ def _settle(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending
         accepted.append(out)
     if not accepted:
         return
-    ctx.store.record_deliveries([dict(
+    ledger.record_delivery(ctx.store, [dict(
         profile_id=profile.id, subscriber_id=out.subscriber_id, item_ids=out.bulletin.item_ids,
         message_id=str(out.message["Message-ID"]) if out.message is not None else "", subject=out.rendered.subject,
         page_id=out.page_id) for out in accepted], now=now)   # the web versions' first sending in the same commit
@@ -396,14 +385,3 @@ def _record_failure(ctx: Run, profile: Profile, report: ProfileReport, sending: 
         logs.message_failed(profile_id=profile.id, subscriber_id=out.subscriber_id, error=str(e))
     if e.unreachable and sending.unreachable is None:
         sending.unreachable = e
-
-
-def _message(ctx: Run, profile: Profile, address: str, rendered: Rendered, links: Links) -> EmailMessage:
-    settings = ctx.settings
-    sender_address = parseaddr(settings.sender)[1]
-    domain = sender_address.rpartition("@")[2] or (urlsplit(settings.base_url).hostname or "localhost")
-    return build_message(
-        rendered=rendered, sender=settings.sender, to=address, profile=profile, list_domain=domain,
-        unsubscribe_url=links.unsubscribe,
-        unsubscribe_mailto="",   # no mailbox of the app's is read: a mailto would go to an unread address
-        message_id_domain=domain)

@@ -22,8 +22,8 @@ from . import dblock
 from .dblock import retry_when_locked
 from .dedup import SameStory, in_chunks
 from .migrations import ensure_schema
-from .schema import (AddResult, SourceState, bulletin_pages, bulletins, deliveries, item_sources, items,
-                     match_judgements, matches, profile_runs, sources, subscribers, suppressions)
+from .schema import (AddResult, SourceState, bulletins, deliveries, item_sources, items, match_judgements,
+                     matches, profile_runs, sources, subscribers, suppressions)
 from ..core.errors import ConfigError
 from ..core.models import Item, Match, Source, StoredItem
 
@@ -342,42 +342,17 @@ class Store:
             return set(conn.execute(sa.select(deliveries.c.item_id).where(
                 deliveries.c.profile_id == profile_id, deliveries.c.subscriber_id == subscriber_id)).scalars())
 
-    def delivered_by_subscriber(self, profile_id: str, item_ids: Iterable[int]) -> dict[int, set[int]]:
-        """Which of these items each subscriber of a profile has had: one query per 900 items, not one per reader."""
-        return by_subscriber(self.engine, deliveries, profile_id, item_ids)
-
     @retry_when_locked
     def record_delivery(self, *, profile_id: str, subscriber_id: int, item_ids: Sequence[int],
-                        message_id: str, subject: str, now: datetime, page_id: int | None = None) -> None:
-        """Written only after the mail server accepted the message: its ledger rows, the bulletin,
-        and (``page_id``) its web version's first sending, in one transaction (one commit per message)."""
+                        message_id: str, subject: str, now: datetime) -> None:
+        """Written only after the mail server accepted the message."""
         with self.engine.begin() as conn:
-            if page_id is not None:
-                conn.execute(bulletin_pages.update().where(bulletin_pages.c.id == page_id,
-                                                           bulletin_pages.c.first_sent.is_(None))
-                             .values(first_sent=now))
             conn.execute(deliveries.insert(), [
                 dict(profile_id=profile_id, subscriber_id=subscriber_id, item_id=i, sent_at=now,
                      message_id=message_id) for i in item_ids])
             conn.execute(bulletins.insert().values(profile_id=profile_id, subscriber_id=subscriber_id,
                                                    message_id=message_id, subject=subject,
                                                    item_count=len(item_ids), sent_at=now))
-
-    def record_deliveries(self, sent: Sequence[dict[str, Any]], *, now: datetime) -> None:
-        """Several accepted messages at once (issue 19): each as record_delivery's keywords, one transaction."""
-        rows = [dict(profile_id=m["profile_id"], subscriber_id=m["subscriber_id"], item_id=i, sent_at=now,
-                     message_id=m["message_id"]) for m in sent for i in m["item_ids"]]
-        with self.engine.begin() as conn:
-            pages = sorted({m["page_id"] for m in sent if m.get("page_id") is not None})
-            if pages:
-                conn.execute(bulletin_pages.update().where(bulletin_pages.c.id.in_(pages),
-                                                           bulletin_pages.c.first_sent.is_(None))
-                             .values(first_sent=now))
-            if rows:
-                conn.execute(deliveries.insert(), rows)
-            conn.execute(bulletins.insert(), [dict(
-                profile_id=m["profile_id"], subscriber_id=m["subscriber_id"], message_id=m["message_id"],
-                subject=m["subject"], item_count=len(m["item_ids"]), sent_at=now) for m in sent])
 
     def last_complete(self, profile_id: str) -> datetime | None:
         with self.engine.connect() as conn:
@@ -423,15 +398,3 @@ def _insert_matches(conn: Connection, found: Sequence[Match]) -> None:
         "INSERT INTO matches (item_id, profile_id, topic_id, score, terms, local) VALUES (?, ?, ?, ?, ?, ?)",
         [(m.item_id, m.profile_id, m.topic_id, float(m.score), dumps(list(m.terms)), int(bool(m.local)))
          for m in found])
-
-
-def by_subscriber(engine: Engine, table: sa.Table, profile_id: str, item_ids: Iterable[int]) -> dict[int, set[int]]:
-    """(subscriber -> item ids) from a ledger-like table, for the given items of one profile."""
-    ids = sorted(set(item_ids))
-    found: dict[int, set[int]] = {}
-    with engine.connect() as conn:
-        for at in range(0, len(ids), 900):   # well under SQLite's limit on bound parameters
-            for subscriber_id, item_id in conn.execute(sa.select(table.c.subscriber_id, table.c.item_id).where(
-                    table.c.profile_id == profile_id, table.c.item_id.in_(ids[at:at + 900]))):
-                found.setdefault(subscriber_id, set()).add(item_id)
-    return found
