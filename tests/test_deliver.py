@@ -293,3 +293,37 @@ def test_feedback_and_confirm_links_expire_but_unsubscribe_links_do_not() -> Non
     with pytest.raises(ExpiredToken):
         signer.read_confirm(signer.confirm_token("p", "a@b.example"), max_age=-1)
     assert signer.read_unsubscribe(signer.unsubscribe_token("p", 1)) == ("p", 1)
+
+
+def test_feedback_links_in_emails_sent_before_compact_tokens_still_work() -> None:
+    signer = Signer("k" * 32)
+    old = signer._feedback.dumps(["lancs-ph", 42, 101, "useful"])   # the itsdangerous format of earlier emails
+    assert signer.read_feedback(old) == ("lancs-ph", 42, 101, "useful")
+    new = signer.feedback_token("lancs-ph", 42, 101, "useful")
+    assert len(new) < len(old) * 0.6, "a bulletin carries 100 of these"
+    with pytest.raises(BadToken):
+        signer.read_feedback(new.replace(".u.", ".n."))
+    with pytest.raises(BadToken):
+        Signer("other" * 8).read_feedback(new)
+
+
+def test_once_one_connection_cannot_reach_the_server_the_others_stop_knocking() -> None:
+    from awareness.deliver.parallel import ParallelSender
+    tries: list[object] = []
+
+    def send(transport: object, message: EmailMessage) -> None:
+        tries.append(message)
+        raise DeliveryError("could not connect to the mail server", unreachable=True, temporary=True)
+
+    sender = ParallelSender(lambda: OutboxTransport("/nonexistent"), send, connections=4)
+    try:
+        first = sender.submit(EmailMessage())
+        with pytest.raises(DeliveryError):
+            first.result()
+        later = [sender.submit(EmailMessage()) for _ in range(5)]
+        for done in later:
+            with pytest.raises(DeliveryError):
+                done.result()
+    finally:
+        sender.close()
+    assert len(tries) == 1, "nothing more was tried after the server could not be reached"

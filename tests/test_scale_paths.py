@@ -158,3 +158,31 @@ def test_match_slices_shrink_as_topics_grow_so_a_slice_holds_no_more_scores() ->
     for topics in (4000, 20_000, 100_000):
         assert pipeline.match_slice(topics) * topics <= max(pipeline.MATCH_CELLS, 50 * topics)
     assert pipeline.match_slice(20_000) == 100
+
+
+def test_a_long_list_goes_over_several_connections_and_each_reader_gets_one_email_once(
+        tmp_path: Path, http_server: LoopbackHTTPServer, smtp_server: LoopbackSMTPServer) -> None:
+    http_server.routes["/one.xml"] = Route(_rss("one", 3))
+    http_server.routes["/two.xml"] = Route(_rss("two", 1))
+    http_server.routes["/broken.xml"] = Route(_rss("broken", 0))
+    config = _deployment(tmp_path / "d", http_server)
+    readers = [f"r{n}@example.org" for n in range(40)]
+    profile = config.parent / "profiles" / "team.yaml"
+    profile.write_text(profile.read_text().replace("[a@example.org]", "[" + ", ".join(readers) + "]"))
+    config.write_text(config.read_text() + f'smtp_url = "{smtp_server.url}"\n')
+    settings = load_settings(config, environ={"AWARENESS_SECRET_KEY": "k"})
+    for _ in range(2):   # the second run finds everything already sent
+        ctx = pipeline.open_context(settings)
+        try:
+            pipeline.run(ctx, now=T0, force=True)
+        finally:
+            ctx.close()
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(readers)
+    for m in smtp_server.messages:
+        text = m.get_body(preferencelist=("plain",)).get_content()
+        assert all(f"one story {i}" in text for i in range(3)) and "two story 0" in text
+    ctx = pipeline.open_context(settings)
+    try:
+        assert ctx.store.bulletin_count("team") == 40
+    finally:
+        ctx.close()

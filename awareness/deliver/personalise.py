@@ -12,6 +12,7 @@ get a different email from this shortcut.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from typing import Callable
@@ -32,7 +33,7 @@ class LinkPersonaliser:
     def __init__(self, composer: Composer) -> None:
         self.composer = composer
         self.full_renders = 0            # template runs, for the benchmark's count
-        self._shapes: dict[tuple[int, bool, bool, bool], tuple[Bulletin, Rendered]] = {}
+        self._shapes: dict[tuple[int, bool, bool, bool], tuple[Bulletin, _Template]] = {}
         self._trusted = True
 
     def render(self, bulletin: Bulletin, links: Links) -> Rendered:
@@ -41,12 +42,13 @@ class LinkPersonaliser:
         key = (id(bulletin), links.view_online is not None, links.feedback is not None, links.manage is not None)
         shape = self._shapes.get(key)
         if shape is not None:
-            return _fill(shape[1], links)
+            return shape[1].fill(links)
         marked = Links(unsubscribe=_MARK + "u", view_online=_MARK + "v" if links.view_online else None,
                        feedback=_marked_feedback if links.feedback else None,
                        manage=_MARK + "m" if links.manage else None)
-        template = self._direct(bulletin, marked)
-        filled, direct = _fill(template, links), self._direct(bulletin, links)
+        template = _Template(self._direct(bulletin, marked))
+        links = _same_each_time(links)   # a signed link carries its second: both renders must get the same one
+        filled, direct = template.fill(links), self._direct(bulletin, links)
         if filled != direct:
             logger.warning("the bulletin templates change links in a way that cannot be personalised "
                            "after rendering; rendering each message in full")
@@ -60,21 +62,55 @@ class LinkPersonaliser:
         return self.composer.render(bulletin, links=links)
 
 
+def _same_each_time(links: Links) -> Links:
+    """These links with each feedback link signed once, however often it is asked for."""
+    feedback = links.feedback
+    if feedback is None:
+        return links
+    made: dict[tuple[int, str], str] = {}
+
+    def once(item_id: int, verdict: str) -> str:
+        if (item_id, verdict) not in made:
+            made[item_id, verdict] = feedback(item_id, verdict)
+        return made[item_id, verdict]
+
+    return dataclasses.replace(links, feedback=once)
+
+
 def _marked_feedback(item_id: int, verdict: str) -> str:
     return f"{_MARK}f{item_id}-{verdict}"
 
 
-def _fill(template: Rendered, links: Links) -> Rendered:
-    made: dict[str, str] = {}   # each link is signed once, though it is in both the HTML and the text
+class _Template:
+    """A rendered bulletin cut at its marker links once, so that each reader's copy is one join."""
 
-    def url(m: re.Match[str]) -> str:
-        if m.group(0) not in made:
-            made[m.group(0)] = _link(m, links)
-        return made[m.group(0)]
+    def __init__(self, rendered: Rendered) -> None:
+        self.subject = rendered.subject
+        self.html, self.text = _pieces(rendered.html), _pieces(rendered.text)
 
-    return Rendered(subject=template.subject,
-                    html=_MARKED.sub(lambda m: str(escape(url(m))), template.html),
-                    text=_MARKED.sub(url, template.text))
+    def fill(self, links: Links) -> Rendered:
+        made: dict[str, tuple[str, str]] = {}   # each link is signed once, though it is in both parts
+
+        def url(m: re.Match[str]) -> tuple[str, str]:
+            done = made.get(m.group(0))
+            if done is None:
+                plain = _link(m, links)
+                done = made[m.group(0)] = (plain, str(escape(plain)))
+            return done
+
+        return Rendered(subject=self.subject,
+                        html="".join(p if isinstance(p, str) else url(p)[1] for p in self.html),
+                        text="".join(p if isinstance(p, str) else url(p)[0] for p in self.text))
+
+
+def _pieces(text: str) -> list[str | re.Match[str]]:
+    out: list[str | re.Match[str]] = []
+    at = 0
+    for m in _MARKED.finditer(text):
+        out += [text[at:m.start()], m]
+        at = m.end()
+    out.append(text[at:])
+    return out
 
 
 def _link(m: re.Match[str], links: Links) -> str:

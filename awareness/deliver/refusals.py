@@ -9,10 +9,11 @@ recorded here: they are retried.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 
+from ..store.ledger import by_subscriber
 from ..store.store import Store
 from ..store.schema import delivery_refusals
 
@@ -32,6 +33,11 @@ def refused_item_ids(store: Store, profile_id: str, subscriber_id: int) -> set[i
         return set(conn.execute(sa.select(delivery_refusals.c.item_id).where(
             delivery_refusals.c.profile_id == profile_id,
             delivery_refusals.c.subscriber_id == subscriber_id)).scalars())
+
+
+def refused_by_subscriber(store: Store, profile_id: str, item_ids: Iterable[int]) -> dict[int, set[int]]:
+    """refused_item_ids for every subscriber of a profile at once, for these items."""
+    return by_subscriber(store.engine, delivery_refusals, profile_id, item_ids)
 
 
 def refusals_for(store: Store, profile_id: str) -> list[tuple[int, int, str]]:

@@ -9,21 +9,22 @@ stage knows nothing of the pipeline above it.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parseaddr
+from email.message import EmailMessage
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from . import archive, frequency, refusals, webhook
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .personalise import LinkPersonaliser
 from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
 from .tokens import Signer
-from .transport import Transport, open_transport, send_with_retry
-from .message import build_message
+from .parallel import ParallelSender, open_sender
+from .message import bulletin_message
 from ..config.profiles import profile_sources
 from ..config.schedule import cron_trigger
 from ..config.settings import Settings
@@ -31,11 +32,13 @@ from ..core import logs
 from ..core.errors import DeliveryError
 from ..core.models import Match, Profile, Source, StoredItem
 from ..core.stopping import STOP
-from ..store import locks
+from ..store import ledger, locks
 from ..store.schema import utcnow
 from ..store.store import Store
 
 logger = logging.getLogger(__name__)
+
+PARALLEL_FROM = 16   # subscribers of a profile before its messages go over several connections at once
 
 
 class Run(Protocol):
@@ -105,8 +108,14 @@ def compose_for(ctx: Run, profile: Profile, subscriber_id: int, *, now: datetime
         shared = [(i, verdicts[i.id]) for i in candidates if verdicts.get(i.id)]
         if cache is not None:
             cache["matched"], cache["ids"] = shared, {i.id for i, _ in shared}
-    already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
-    already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
+    if cache is None:
+        already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
+        already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
+    else:   # the profile's readers at once: only the shared candidates can be in a bulletin (issue 19)
+        if "delivered" not in cache:
+            cache["delivered"] = ledger.delivered_by_subscriber(ctx.store, profile.id, cache["ids"])
+            cache["refused"] = refusals.refused_by_subscriber(ctx.store, profile.id, cache["ids"])
+        already = cache["delivered"].get(subscriber_id, set()) | cache["refused"].get(subscriber_id, set())
     wanted = chosen_topics(ctx.store, subscriber_id)   # a web subscriber's topic choice; empty: all
     key = None if cache is None else (frozenset(already & cache["ids"]), frozenset(wanted))
     if key is not None and key in cache:
@@ -145,9 +154,10 @@ def links_for(ctx: Run, profile: Profile, subscriber_id: int, page_id: int | Non
     if key is None:
         key = subscriber_key(ctx.store, subscriber_id)
     token = ctx.signer.unsubscribe_token(profile.id, subscriber_id, key)
+    feedback_token = ctx.signer.feedback_links(profile.id, subscriber_id)   # the reader part once per message
 
     def feedback(item_id: int, verdict: str) -> str:
-        return f"{base}/feedback/{ctx.signer.feedback_token(profile.id, subscriber_id, item_id, verdict)}"
+        return f"{base}/feedback/{feedback_token(item_id, verdict)}"
 
     return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback,
                  view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None,
@@ -159,7 +169,7 @@ class _Sending:
     """What one call of send_due_bulletins shares across its profiles."""
 
     dry_run: bool
-    transport: Transport | None = None
+    transport: ParallelSender | None = None
     unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
     window_items: dict[Any, Any] = field(default_factory=dict)   # items in a lookback window, loaded once
 
@@ -235,53 +245,50 @@ def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _S
     pages: dict[int, int] = {}
     personaliser = LinkPersonaliser(ctx.composer)
     keys = subscriber_keys(ctx.store, profile.id)
-    for address, subscriber_id in ids.items():
-        if STOP.is_set() and not dry_run:
-            report.note = "stopped before every subscriber was served; the next run sends the rest"
-            break
-        plan = plans.for_reader(subscriber_id)
-        if plan is None:                  # paused, or their own schedule has not come round
-            continue
-        composed = composed_by_plan.setdefault(plan.key, {"items": sending.window_items})
-        bulletin = compose_for(ctx, plan.profile, subscriber_id, now=now, cache=composed)
-        report.matched = max(report.matched, len(composed.get("matched") or []))
-        if bulletin is None:
-            continue
-        if plan.key:
-            bulletin.every = plan.every
-        if not dry_run and id(bulletin) not in pages:   # same items, same page
-            pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
-        page_id = None if dry_run else pages[id(bulletin)]
-        links = links_for(ctx, profile, subscriber_id, page_id, keys.get(subscriber_id, ""))
-        rendered = personaliser.render(bulletin, links)
-        if dry_run:
-            report.outputs.append(rendered)
-            report.would_send.append((address, bulletin))
-            sent_items.update(bulletin.item_ids)
-            continue
-        if sending.transport is None:
-            sending.transport = open_transport(ctx.settings)
-            _warn_about_links(ctx.settings)
-        try:
+    in_flight: deque[_Outgoing] = deque()
+    serial = len(ids) < PARALLEL_FROM   # a small list goes one by one, in the order of its subscribers
+    try:
+        for address, subscriber_id in ids.items():
+            if STOP.is_set() and not dry_run:
+                report.note = "stopped before every subscriber was served; the next run sends the rest"
+                break
+            plan = plans.for_reader(subscriber_id)
+            if plan is None:                  # paused, or their own schedule has not come round
+                continue
+            composed = composed_by_plan.setdefault(plan.key, {"items": sending.window_items})
+            bulletin = compose_for(ctx, plan.profile, subscriber_id, now=now, cache=composed)
+            report.matched = max(report.matched, len(composed.get("matched") or []))
+            if bulletin is None:
+                continue
+            if plan.key:
+                bulletin.every = plan.every
+            if not dry_run and id(bulletin) not in pages:   # same items, same page
+                pages[id(bulletin)] = archive.save_page(ctx.store, bulletin, now=now)
+            page_id = None if dry_run else pages[id(bulletin)]
+            links = links_for(ctx, profile, subscriber_id, page_id, keys.get(subscriber_id, ""))
+            rendered = personaliser.render(bulletin, links)
+            if dry_run:
+                report.outputs.append(rendered)
+                report.would_send.append((address, bulletin))
+                sent_items.update(bulletin.item_ids)
+                continue
+            if sending.transport is None:
+                sending.transport = open_sender(ctx.settings)
+                _warn_about_links(ctx.settings)
             if sending.unreachable is not None:
-                raise sending.unreachable
-            _deliver(ctx, sending.transport, profile, address, subscriber_id, bulletin, rendered, links, now)
-        except DeliveryError as e:
-            report.failed += 1
-            report.errors.append(f"{address}: {e}")
-            if e.fate == "refused":   # permanent: marked, reported, never sent again
-                report.refused += 1
-                refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=subscriber_id,
-                                        item_ids=bulletin.item_ids, reason=str(e), now=now)
-            if e is not sending.unreachable:
-                logs.message_failed(profile_id=profile.id, subscriber_id=subscriber_id, error=str(e))
-            if e.unreachable:
-                sending.unreachable = e
-            continue
-        if page_id is not None:
-            archive.mark_sent(ctx.store, page_id, now=now)
-        report.sent += 1
-        sent_items.update(bulletin.item_ids)
+                failed = _Outgoing(address, subscriber_id, bulletin, rendered, None, page_id,
+                                   _failed(sending.unreachable))
+                _settle(ctx, profile, report, sending, sent_items, now, [failed])
+                continue
+            message = bulletin_message(ctx.settings, profile, address, rendered, links.unsubscribe)
+            in_flight.append(_Outgoing(address, subscriber_id, bulletin, rendered, message, page_id,
+                                       sending.transport.submit(message)))
+            # Keep a few messages per connection in flight; once that many are out, write the ledger for
+            # every one the server has accepted, together (SIGTERM still ends with the last settle below).
+            if serial or len(in_flight) >= 2 * sending.transport.connections:
+                _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True)
+    finally:   # whatever broke off the loop, what the server accepted goes in the ledger
+        _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True, every=True)
     report.items = len(sent_items)
     if not sent_items and not report.failed:
         report.note = "no new items; nothing sent"
@@ -315,18 +322,66 @@ def _warn_about_links(settings: Settings) -> None:
                        "set base_url to the public https address of the Awareness web app", settings.base_url)
 
 
-def _deliver(ctx: Run, transport: Transport, profile: Profile, address: str, subscriber_id: int,
-             bulletin: Bulletin, rendered: Rendered, links: Links, now: datetime) -> None:
-    settings = ctx.settings
-    sender_address = parseaddr(settings.sender)[1]
-    domain = sender_address.rpartition("@")[2] or (urlsplit(settings.base_url).hostname or "localhost")
-    message = build_message(
-        rendered=rendered, sender=settings.sender, to=address, profile=profile, list_domain=domain,
-        unsubscribe_url=links.unsubscribe,
-        unsubscribe_mailto="",   # no mailbox of the app's is read: a mailto would go to an unread address
-        message_id_domain=domain)
-    send_with_retry(transport, message, retry_for=settings.smtp_retry_for, wait=STOP.wait)   # 4xx, down: backoff
-    ctx.store.record_delivery(profile_id=profile.id, subscriber_id=subscriber_id, item_ids=bulletin.item_ids,
-                              message_id=str(message["Message-ID"]), subject=rendered.subject, now=now)
-    logs.message_sent(profile_id=profile.id, subscriber_id=subscriber_id, items=len(bulletin.item_ids),
-                      message_id=str(message["Message-ID"]))
+@dataclass
+class _Outgoing:
+    """A message handed to the sender, until the ledger has it (or its failure is reported)."""
+
+    address: str
+    subscriber_id: int
+    bulletin: Bulletin
+    rendered: Rendered
+    message: EmailMessage | None
+    page_id: int | None
+    done: Future[None]
+
+
+def _failed(error: DeliveryError) -> Future[None]:
+    done: Future[None] = Future()
+    done.set_exception(error)
+    return done
+
+
+def _settle(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, sent_items: set[int],
+            now: datetime, in_flight: "deque[_Outgoing] | list[_Outgoing]", *, wait: bool = False,
+            every: bool = False) -> None:
+    """Take the finished messages off the front of ``in_flight``, in order: the accepted ones
+    go in the ledger together (one transaction), each failure is reported and kept as before.
+
+    ``wait`` waits for the first one; ``every`` for all of them (the end of a profile).
+    """
+    queue = in_flight if isinstance(in_flight, deque) else deque(in_flight)
+    accepted: list[_Outgoing] = []
+    while queue and (queue[0].done.done() or wait):
+        out = queue.popleft()
+        wait = every
+        try:
+            out.done.result()
+        except DeliveryError as e:
+            _record_failure(ctx, profile, report, sending, out, e, now)
+            continue
+        accepted.append(out)
+    if not accepted:
+        return
+    ledger.record_delivery(ctx.store, [dict(
+        profile_id=profile.id, subscriber_id=out.subscriber_id, item_ids=out.bulletin.item_ids,
+        message_id=str(out.message["Message-ID"]) if out.message is not None else "", subject=out.rendered.subject,
+        page_id=out.page_id) for out in accepted], now=now)   # the web versions' first sending in the same commit
+    for out in accepted:
+        report.sent += 1
+        sent_items.update(out.bulletin.item_ids)
+        logs.message_sent(profile_id=profile.id, subscriber_id=out.subscriber_id, items=len(out.bulletin.item_ids),
+                          message_id=str(out.message["Message-ID"]) if out.message is not None else "")
+
+
+def _record_failure(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, out: _Outgoing,
+                    e: DeliveryError, now: datetime) -> None:
+    report.failed += 1
+    report.errors.append(f"{out.address}: {e}")
+    if e.fate == "refused":   # permanent: marked, reported, never sent again
+        report.refused += 1
+        refusals.record_refusal(ctx.store, profile_id=profile.id, subscriber_id=out.subscriber_id,
+                                item_ids=out.bulletin.item_ids, reason=str(e), now=now)
+    if e is not sending.unreachable:
+        logs.message_failed(profile_id=profile.id, subscriber_id=out.subscriber_id, error=str(e))
+    if e.unreachable and sending.unreachable is None:
+        sending.unreachable = e
