@@ -108,3 +108,19 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+
+CHECKOUT_KEY_FILES = (ROOT / "var" / "secret_key", ROOT / "var" / "secret_key.fingerprint")
+
+
+@pytest.fixture(autouse=True)
+def _checkout_keys_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test leaves a signing key or its fingerprint in the checkout's own var/: a test's
+    fingerprint there made the next `make demo` refuse to start (its key did not match)."""
+    before = {path: path.exists() for path in CHECKOUT_KEY_FILES}
+    yield
+    written = [path for path, existed in before.items() if not existed and path.exists()]
+    for path in written:
+        path.unlink()
+    assert not written, f"{request.node.nodeid} wrote {', '.join(map(str, written))}: give it a config in its tmp folder"

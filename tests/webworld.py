@@ -125,7 +125,10 @@ class Site:
 def make_settings(root: Path, smtp_url: str, **extra: Any) -> Settings:
     extra.setdefault("base_url", "http://testserver")
     extra.setdefault("database_url", f"sqlite:///{root / 'awareness.db'}")
-    return load_settings(environ={},
+    config = root / "awareness.toml"          # the install's home (its var/) is the tmp folder, not the cwd
+    if not config.exists():
+        config.write_text("# settings come from the test\n")
+    return load_settings(config, environ={},
                          sources=str(root / "sources.yaml"), profiles=str(root / "profiles"),
                          smtp_url=smtp_url, secret_key="test-secret-key",
                          admin_token="test-admin-token", fetch_allow="127.0.0.1",
