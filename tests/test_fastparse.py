@@ -7,8 +7,6 @@ have read the healthy feeds (or it would be no path at all).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -16,9 +14,8 @@ import httpx
 import pytest
 
 from awareness.gather import fastparse, parse
-from conftest import SHARED
+from farmserver import FARM, serving_farm
 
-FARM = SHARED / "tools" / "feedfarm.py"
 ARGS = ["--feeds", "54", "--items", "10", "--seed", "5", "--faults", "1.0", "--epoch", "now"]
 NOW = datetime.now(timezone.utc)
 
@@ -27,18 +24,8 @@ NOW = datetime.now(timezone.utc)
 def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not FARM.exists():
         pytest.skip("../shared/tools/feedfarm.py is not beside this clone")
-    port_file = tmp_path_factory.mktemp("farm") / "port"
-    proc = subprocess.Popen([sys.executable, str(FARM), "serve", "--port", "0", "--port-file", str(port_file),
-                             "--slow-s", "1", "--oversize-mb", "2", "--speed", "0", "--duration", "300", *ARGS],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    port = proc.stdout.readline().strip()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stdout.close()
+    with serving_farm(tmp_path_factory.mktemp("farm"), *ARGS, slow_s=1, oversize_mb=2) as url:
+        yield url
 
 
 def both_ways(url: str, body: bytes, content_type: str) -> tuple[object, object]:

@@ -21,9 +21,8 @@ from click.testing import CliRunner
 
 from awareness.cli import main
 from awareness.store.store import Store
-from conftest import SHARED
+from farmserver import FARM, serving_farm
 
-FARM = SHARED / "tools" / "feedfarm.py"
 ARGS = ["--feeds", "54", "--items", "10", "--seed", "3", "--faults", "0.34", "--epoch", "now"]
 
 pytestmark = pytest.mark.skipif(not FARM.exists(), reason="../shared/tools/feedfarm.py is not beside this clone")
@@ -31,18 +30,8 @@ pytestmark = pytest.mark.skipif(not FARM.exists(), reason="../shared/tools/feedf
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port_file = tmp_path_factory.mktemp("farm") / "port"
-    proc = subprocess.Popen([sys.executable, str(FARM), "serve", "--port", "0", "--port-file", str(port_file),
-                             "--slow-s", "4", "--oversize-mb", "12", "--speed", "0", "--duration", "300", *ARGS],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    port = proc.stdout.readline().strip()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stdout.close()
+    with serving_farm(tmp_path_factory.mktemp("farm"), *ARGS, slow_s=4, oversize_mb=12) as url:
+        yield url
 
 
 def farm_json(command: str, base: str) -> list[dict]:
