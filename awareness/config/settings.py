@@ -11,13 +11,14 @@ working directory when there is none).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import ipaddress
 import json
 import logging
 import os
 import secrets
-import time
+import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -143,24 +144,37 @@ def _keep_fingerprint(path: Path, key: str) -> None:
 
 
 def _read_or_create_key(key_file: Path) -> str:
-    """The key in ``key_file``, made once: created exclusively, so two processes starting together agree."""
+    """The key in ``key_file``, made once so that processes starting together agree.
+
+    The key is written to a private temporary file and then hard-linked into place: the
+    link either wins or finds another process's complete key, and no reader ever sees the
+    file before its key is in it (an O_EXCL create let a reader in between create and write).
+    """
     if key_file.exists():
-        return key_file.read_text().strip()
+        return _read_key(key_file)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
+    fd, draft = tempfile.mkstemp(prefix=".secret_key.", dir=key_file.parent)   # mode 0600
     try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:   # another process made it a moment ago: use theirs
-        for _ in range(50):
-            found = key_file.read_text().strip()
-            if found:
-                return found
-            time.sleep(0.02)
-        raise
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:   # another process made it a moment ago: use theirs
+            return _read_key(key_file)
+    finally:
+        os.unlink(draft)
     logger.warning("AWARENESS_SECRET_KEY is not set; made a key in %s, used by every Awareness process "
                    "of this install", key_file)
+    return key
+
+
+def _read_key(key_file: Path) -> str:
+    key = key_file.read_text().strip()
+    if not key:
+        raise OSError(errno.EINVAL, "the key file is empty; delete it to have a new key made", str(key_file))
     return key
 
 
