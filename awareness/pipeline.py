@@ -97,17 +97,6 @@ def gather(ctx: Context, chosen: list[Source], *, now: datetime | None = None,
 
 # ---------------------------------------------------------------- match
 
-MATCH_SLICE = 1000   # items scored and stored at a time, at most
-# Scores are dense items x topics arrays (several float32 ones while scoring): the slice
-# shrinks as topics grow, so a slice's memory stays flat (2,000 topics: 1,000 items).
-MATCH_CELLS = 2_000_000
-
-
-def match_slice(topics: int) -> int:
-    """Items per slice for this many topics: at most MATCH_CELLS scores at a time."""
-    return max(50, min(MATCH_SLICE, MATCH_CELLS // max(topics, 1)))
-
-
 def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
     """Score every item inside the longest lookback against every topic; returns matches stored.
 
@@ -125,7 +114,7 @@ def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
     finders, found = local_finders(ctx.profiles), 0
     # In slices, so memory stays bounded at national scale: scores are items x topics;
     # many slices are scored in worker processes while this one stores (issue 7).
-    size = match_slice(sum(len(p.topics) for p in ctx.profiles))
+    size = matchpool.match_slice(sum(len(p.topics) for p in ctx.profiles))
     for chunk, matches in matchpool.score_in_slices(matcher, recent, finders, size):
         ctx.store.replace_matches([i.id for i in chunk], matches)
         found += len(matches)

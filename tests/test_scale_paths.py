@@ -10,6 +10,7 @@ import pytest
 
 from awareness.gather import parsepool
 from awareness import pipeline
+from awareness.match import matchpool
 from awareness.deliver.bulletin import Composer, Links, build_bulletin
 from awareness.config.settings import load_settings
 from awareness.core.models import Match, Profile, StoredItem
@@ -153,11 +154,11 @@ def test_scoring_in_worker_processes_gives_the_same_matches_in_the_same_order(
 
 def test_match_slices_shrink_as_topics_grow_so_a_slice_holds_no_more_scores() -> None:
     """A deployment with ten times the topics scores smaller slices, not bigger arrays."""
-    assert pipeline.match_slice(10) == pipeline.MATCH_SLICE
-    assert pipeline.match_slice(2000) == 1000
+    assert matchpool.match_slice(10) == matchpool.MATCH_SLICE
+    assert matchpool.match_slice(2000) == 1000
     for topics in (4000, 20_000, 100_000):
-        assert pipeline.match_slice(topics) * topics <= max(pipeline.MATCH_CELLS, 50 * topics)
-    assert pipeline.match_slice(20_000) == 100
+        assert matchpool.match_slice(topics) * topics <= max(matchpool.MATCH_CELLS, 50 * topics)
+    assert matchpool.match_slice(20_000) == 100
 
 
 def test_a_long_list_goes_over_several_connections_and_each_reader_gets_one_email_once(

@@ -362,7 +362,7 @@ def _settle(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending
         accepted.append(out)
     if not accepted:
         return
-    ledger.record_delivery(ctx.store, [dict(
+    ctx.store.record_deliveries([dict(
         profile_id=profile.id, subscriber_id=out.subscriber_id, item_ids=out.bulletin.item_ids,
         message_id=str(out.message["Message-ID"]) if out.message is not None else "", subject=out.rendered.subject,
         page_id=out.page_id) for out in accepted], now=now)   # the web versions' first sending in the same commit

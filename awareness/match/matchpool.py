@@ -27,6 +27,17 @@ logger = logging.getLogger(__name__)
 POOL_FROM = 6000        # items to score before worker processes pay for their start-up
 WORKERS = 2
 
+MATCH_SLICE = 1000   # items scored and stored at a time, at most
+# Scores are dense items x topics arrays (several float32 ones while scoring): the slice
+# shrinks as topics grow, so a slice's memory stays flat (2,000 topics: 1,000 items).
+MATCH_CELLS = 2_000_000
+
+
+def match_slice(topics: int) -> int:
+    """Items per slice for this many topics: at most MATCH_CELLS scores at a time."""
+    return max(50, min(MATCH_SLICE, MATCH_CELLS // max(topics, 1)))
+
+
 _worker_state: tuple[Any, Any] | None = None
 
 

@@ -1,36 +1,15 @@
-"""The delivery ledger written and read in bulk (issue 19): many accepted messages in one transaction,
-and what every reader of a profile has had, in one query instead of one per reader."""
+"""The delivery ledger read in bulk (issue 19): what every reader of a profile has had, in one query
+instead of one per reader.  Writes are Store.record_deliveries."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .dblock import retry_when_locked
-from .schema import bulletin_pages, bulletins, deliveries
+from .schema import deliveries
 from .store import Store
-
-
-@retry_when_locked
-def record_delivery(store: Store, sent: Sequence[dict[str, Any]], *, now: datetime) -> None:
-    """Messages the mail server accepted, each as Store.record_delivery's keywords plus ``page_id``
-    (its web version, whose first sending is marked): every row in one transaction, one commit."""
-    rows = [dict(profile_id=m["profile_id"], subscriber_id=m["subscriber_id"], item_id=i, sent_at=now,
-                 message_id=m["message_id"]) for m in sent for i in m["item_ids"]]
-    with store.engine.begin() as conn:
-        pages = sorted({m["page_id"] for m in sent if m.get("page_id") is not None})
-        if pages:
-            conn.execute(bulletin_pages.update().where(bulletin_pages.c.id.in_(pages),
-                                                       bulletin_pages.c.first_sent.is_(None))
-                         .values(first_sent=now))
-        if rows:
-            conn.execute(deliveries.insert(), rows)
-        conn.execute(bulletins.insert(), [dict(
-            profile_id=m["profile_id"], subscriber_id=m["subscriber_id"], message_id=m["message_id"],
-            subject=m["subject"], item_count=len(m["item_ids"]), sent_at=now) for m in sent])
 
 
 def delivered_by_subscriber(store: Store, profile_id: str, item_ids: Iterable[int]) -> dict[int, set[int]]:

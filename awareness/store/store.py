@@ -23,7 +23,7 @@ from .dblock import retry_when_locked
 from .dedup import in_chunks
 from .itemwrite import add_feed_items
 from .migrations import ensure_schema
-from .schema import (AddResult, SourceState, bulletins, deliveries, item_sources, items, match_judgements,
+from .schema import (AddResult, SourceState, bulletin_pages, bulletins, deliveries, item_sources, items, match_judgements,
                      matches, profile_runs, sources, subscribers, suppressions)
 from ..core.errors import ConfigError
 from ..core.models import Item, Match, Source, StoredItem
@@ -319,17 +319,31 @@ class Store:
             return set(conn.execute(sa.select(deliveries.c.item_id).where(
                 deliveries.c.profile_id == profile_id, deliveries.c.subscriber_id == subscriber_id)).scalars())
 
-    @retry_when_locked
     def record_delivery(self, *, profile_id: str, subscriber_id: int, item_ids: Sequence[int],
                         message_id: str, subject: str, now: datetime) -> None:
         """Written only after the mail server accepted the message."""
+        self.record_deliveries([dict(profile_id=profile_id, subscriber_id=subscriber_id, item_ids=item_ids,
+                                     message_id=message_id, subject=subject)], now=now)
+
+    @retry_when_locked
+    def record_deliveries(self, sent: Sequence[dict[str, Any]], *, now: datetime) -> None:
+        """Messages the mail server accepted, each as record_delivery's keywords plus an optional
+        ``page_id`` (its web version, whose first sending is marked): one transaction, one commit,
+        so a batch of messages is either all in the ledger or all still owed (issue 19)."""
+        rows = [dict(profile_id=m["profile_id"], subscriber_id=m["subscriber_id"], item_id=i, sent_at=now,
+                     message_id=m["message_id"]) for m in sent for i in m["item_ids"]]
         with self.engine.begin() as conn:
-            conn.execute(deliveries.insert(), [
-                dict(profile_id=profile_id, subscriber_id=subscriber_id, item_id=i, sent_at=now,
-                     message_id=message_id) for i in item_ids])
-            conn.execute(bulletins.insert().values(profile_id=profile_id, subscriber_id=subscriber_id,
-                                                   message_id=message_id, subject=subject,
-                                                   item_count=len(item_ids), sent_at=now))
+            pages = sorted({m["page_id"] for m in sent if m.get("page_id") is not None})
+            if pages:
+                conn.execute(bulletin_pages.update().where(bulletin_pages.c.id.in_(pages),
+                                                           bulletin_pages.c.first_sent.is_(None))
+                             .values(first_sent=now))
+            if rows:
+                conn.execute(deliveries.insert(), rows)
+            if sent:
+                conn.execute(bulletins.insert(), [dict(
+                    profile_id=m["profile_id"], subscriber_id=m["subscriber_id"], message_id=m["message_id"],
+                    subject=m["subject"], item_count=len(m["item_ids"]), sent_at=now) for m in sent])
 
     def last_complete(self, profile_id: str) -> datetime | None:
         with self.engine.connect() as conn:

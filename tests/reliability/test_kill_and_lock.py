@@ -152,7 +152,7 @@ def test_a_lock_between_sending_and_recording_neither_loses_nor_repeats_a_messag
         report = pipeline.run(ctx, now=NOW)
         lockers[0].finish()
         assert report.ok and report.profiles[0].sent == 2
-        assert any("retrying record_delivery" in r.getMessage() for r in caplog.records), \
+        assert any("retrying record_deliveries" in r.getMessage() for r in caplog.records), \
             "the ledger write met the lock and waited"
         assert pipeline.run(ctx, now=NOW + pipeline.timedelta(hours=1), force=True).profiles[0].sent == 0
         for address in ("alice@example.org", "bob@example.org"):
