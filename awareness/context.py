@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config.settings import Settings
+from .core.collector import collect_less_often
 from .core.errors import ProfileError, SourcesError, UnknownName
 from .core.models import Profile, Source
 from .deliver.bulletin import Composer
@@ -66,6 +67,7 @@ def open_context(settings: Settings, *, template_dirs: list[Path] | None = None)
     private address the fetch guard refuses) is reported and the other sources are gathered;
     only a sources.yaml that cannot be read at all, or no profiles folder, stops everything.
     """
+    collect_less_often()   # a run holds many objects alive: see core/collector.py
     store = Store(settings.database_url)
     try:
         in_force = load_in_force(settings, store)

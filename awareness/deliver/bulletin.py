@@ -8,6 +8,7 @@ HTML body and a plain-text body.  Nothing here sends mail or touches the store.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 import textwrap
@@ -90,28 +91,28 @@ def build_bulletin(profile: Profile, matched: list[tuple[StoredItem, list[Match]
                    period_end: datetime) -> Bulletin:
     """Place each matched item once, under its best topic, and keep the best ``max_items``."""
     order = {t.id: i for i, t in enumerate(profile.topics)}
-    entries: list[Entry] = []
+    placed: list[tuple[StoredItem, list[Match], Match]] = []
     for item, matches in matched:
         mine = [m for m in matches if m.profile_id == profile.id and m.topic_id in order]
-        if not mine:
-            continue
-        # Best score wins; on a tie the topic the librarian listed first.
-        best = min(mine, key=lambda m: (-m.score, order[m.topic_id]))
-        others = sorted({m.topic_id for m in mine} - {best.topic_id}, key=order.__getitem__)
-        entries.append(Entry(
-            item=item,
-            topic_id=best.topic_id,
-            score=best.score,
-            terms=tuple(best.terms),
-            source_names=_unique(source_names.get(s, s) for s in item.sources),
-            also=[profile.topic(t).title for t in others],
-            local=any(m.local for m in mine),
-        ))
-    if len(entries) > profile.max_items:
-        entries.sort(key=lambda e: (-e.score, -_ts(e.item.published), e.item.id))
-        logger.info("profile %s: %d items matched, keeping the best %d", profile.id, len(entries),
+        if mine:   # best score wins; on a tie the topic the librarian listed first
+            placed.append((item, mine, min(mine, key=lambda m: (-m.score, order[m.topic_id]))))
+    if len(placed) > profile.max_items:
+        logger.info("profile %s: %d items matched, keeping the best %d", profile.id, len(placed),
                     profile.max_items)
-        entries = entries[:profile.max_items]
+        # Entries are made for the kept items only: at national scale a profile matches
+        # tens of thousands of items for a bulletin of 50 (issue 19).
+        placed = heapq.nsmallest(profile.max_items, placed,
+                                 key=lambda p: (-p[2].score, -_ts(p[0].published), p[0].id))
+    entries = [Entry(
+        item=item,
+        topic_id=best.topic_id,
+        score=best.score,
+        terms=tuple(best.terms),
+        source_names=_unique(source_names.get(s, s) for s in item.sources),
+        also=[profile.topic(t).title for t in sorted({m.topic_id for m in mine} - {best.topic_id},
+                                                     key=order.__getitem__)],
+        local=any(m.local for m in mine),
+    ) for item, mine, best in placed]
     sections = []
     for topic in profile.topics:
         mine_entries = [e for e in entries if e.topic_id == topic.id]

@@ -138,7 +138,7 @@ def bulletin_from(ctx: Run, profile: Profile, scored: list[tuple[StoredItem, lis
     chosen = {s.id for s in profile_sources(profile, ctx.sources)}
     wanted = set(wanted)
     matched = [(i, [m for m in ms if m.topic_id in wanted] if wanted else ms) for i, ms in scored
-               if i.id not in already and i.published >= start and chosen.intersection(i.sources)]
+               if i.id not in already and i.published >= start and not chosen.isdisjoint(i.sources)]
     matched = [(i, ms) for i, ms in matched if ms]
     return build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
 

@@ -22,8 +22,9 @@ from . import dblock
 from .dblock import retry_when_locked
 from .dedup import in_chunks
 from .itemwrite import add_feed_items
+from .judged import apply_judgements
 from .migrations import ensure_schema
-from .schema import (AddResult, SourceState, bulletin_pages, bulletins, deliveries, item_sources, items, match_judgements,
+from .schema import (AddResult, SourceState, bulletin_pages, bulletins, deliveries, item_sources, items,
                      matches, profile_runs, sources, subscribers, suppressions)
 from ..core.errors import ConfigError
 from ..core.models import Item, Match, Source, StoredItem
@@ -56,33 +57,6 @@ def create_engine(url: str) -> Engine:
             cur.close()
     return engine
 
-
-
-INCLUDED_SCORE = 1.0   # a librarian's include: above any score, so it survives max_items and wins its item
-
-
-def _apply_judgements(conn: Connection, out: dict[int, list[Match]], item_ids: list[int],
-                      profile_id: str | None) -> None:
-    """A librarian's exclude takes the item out of that topic, an include puts it in, at once:
-    every reader of the matches (run, dry run, preview, exports) sees the same decision."""
-    for chunk in in_chunks(item_ids, 500):
-        q = sa.select(match_judgements).where(match_judgements.c.item_id.in_(chunk))
-        if profile_id is not None:
-            q = q.where(match_judgements.c.profile_id == profile_id)
-        for j in conn.execute(q):
-            kept = [m for m in out.get(j.item_id, [])
-                    if not (m.profile_id == j.profile_id and m.topic_id == j.topic_id)]
-            if j.include:
-                old = [m for m in out.get(j.item_id, [])
-                       if m.profile_id == j.profile_id and m.topic_id == j.topic_id]
-                terms, local = (old[0].terms, old[0].local) if old else ((), False)
-                kept.append(Match(j.item_id, j.profile_id, j.topic_id, max(INCLUDED_SCORE, *(m.score for m in old)),
-                                  terms, local))
-                kept.sort(key=lambda m: -m.score)
-            if kept:
-                out[j.item_id] = kept
-            else:
-                out.pop(j.item_id, None)
 
 
 class Store:
@@ -262,7 +236,7 @@ class Store:
         SQLAlchemy's work per query and per row was most of composing (issue 7)."""
         out: dict[int, list[Match]] = {}
         ids = list(item_ids)
-        loads = json.loads
+        decoded: dict[str, tuple[str, ...]] = {}   # the same reasons recur across items: decode each once
         columns = (matches.c.item_id, matches.c.profile_id, matches.c.topic_id, matches.c.score,
                    sa.type_coerce(matches.c.terms, sa.Text), matches.c.local)
         with self.engine.connect() as conn:
@@ -282,10 +256,13 @@ class Store:
                     rows = conn.execute(q.order_by(matches.c.score.desc()))
                 for item_id, profile, topic_id, score, terms, local in rows:
                     if isinstance(terms, str):      # PostgreSQL's driver hands JSON over decoded
-                        terms = loads(terms)
-                    out.setdefault(item_id, []).append(
-                        Match(item_id, profile, topic_id, score, tuple(terms or ()), bool(local)))
-            _apply_judgements(conn, out, ids, profile_id)
+                        reasons = decoded.get(terms)
+                        if reasons is None:
+                            reasons = decoded[terms] = tuple(json.loads(terms) or ())
+                    else:
+                        reasons = tuple(terms or ())
+                    out.setdefault(item_id, []).append(Match(item_id, profile, topic_id, score, reasons, bool(local)))
+            apply_judgements(conn, out, ids, profile_id)
         return out
 
     # ------------------------------------------------------------ subscribers and ledger
