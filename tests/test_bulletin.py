@@ -119,7 +119,12 @@ def test_long_summaries_are_cut_at_a_word_boundary() -> None:
 # ------------------------------------------------------------------ HTML and text
 
 class Outline(HTMLParser):
-    """What a reader (or a screen reader) meets in the HTML."""
+    """What a reader (or a screen reader) meets in the HTML.
+
+    An element's style is what a mail client applies: the rules of the head's
+    <style> for its tag and class (simple selectors, outside @media), then its
+    own style attribute.
+    """
 
     VOID = {"meta", "br", "hr", "img", "link", "input", "col", "area", "base", "wbr", "source"}
 
@@ -133,6 +138,7 @@ class Outline(HTMLParser):
         self.imgs: list[dict[str, str]] = []
         self.colour_pairs: list[tuple[str, str, str]] = []   # (text colour, background, tag)
         self._captures: list[tuple[str, list[str]]] = []   # open a/title/h* elements and their text
+        self.rules: dict[str, str] = {}    # "h3" or ".m" -> declarations, from the head's <style>
         self.feed(html)
         self.close()
 
@@ -144,6 +150,8 @@ class Outline(HTMLParser):
             self.imgs.append(a)
         if tag in self.VOID:
             return
+        a["style"] = ";".join(filter(None, [self.rules.get(tag, ""), *(self.rules.get("." + c, "") for c in
+                                            a.get("class", "").split()), a.get("style", "")]))
         self.stack.append((tag, a))
         colour = _style(a, "color")
         if colour:
@@ -167,6 +175,12 @@ class Outline(HTMLParser):
                 break
 
     def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1][0] == "style":
+            outside_media = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", data)
+            for selectors, declarations in re.findall(r"([^{}]+)\{([^{}]*)\}", outside_media):
+                for selector in selectors.split(","):
+                    key = selector.strip()
+                    self.rules[key] = ";".join(filter(None, [self.rules.get(key, ""), declarations.strip()]))
         for _, parts in self._captures:   # a link's text inside a heading counts for both
             parts.append(data)
 
