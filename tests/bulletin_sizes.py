@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from awareness.deliver.bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from awareness.deliver.message import build_message
 from awareness.core.models import Match, Profile, StoredItem
-from awareness.deliver.tokens import Signer
+from awareness.deliver.tokens import FEEDBACK_PATH, Signer
 
 BASE = "https://awareness.lancashire-and-south-cumbria.example.nhs.uk"
 TOPICS = [("falls", "Falls prevention and frailty"), ("maternity", "Maternity and perinatal mental health"),
@@ -50,7 +50,7 @@ def fifty_item_bulletin(now: datetime | None = None) -> Bulletin:
 
 def reader_links(signer: Signer, profile_id: str, subscriber_id: int, page_id: int) -> Links:
     def feedback(item_id: int, verdict: str) -> str:
-        return f"{BASE}/feedback/{signer.feedback_token(profile_id, subscriber_id, item_id, verdict)}"
+        return f"{BASE}{FEEDBACK_PATH}{signer.feedback_token(profile_id, subscriber_id, item_id, verdict)}"
 
     token = signer.unsubscribe_token(profile_id, subscriber_id)
     return Links(unsubscribe=f"{BASE}/unsubscribe/{token}", manage=f"{BASE}/manage/{token}",
