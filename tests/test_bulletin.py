@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timedelta, timezone
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -265,6 +266,18 @@ def test_plain_text_has_the_same_items_readable_at_72_columns(sample: tuple[str,
     assert "  https://www.example.org/falls-in-older-people-assessing-risk" in lines
     assert "https://awareness.lancs-library.example.nhs.uk/u/TOKEN" in lines
     assert "  Matched: falls, older people" in lines
+
+
+def test_composed_html_is_ascii_and_reads_as_the_same_characters() -> None:
+    team = Profile(id="sante", name="Équipe santé — Preston", owner="lib@trust.example.nhs.uk",
+                   topics=[{"id": "t", "title": "Café culture", "terms": ["café"]}])
+    bulletin = sample_bulletin()
+    bulletin.profile = team
+    bulletin.sections[0].topic = team.topics[0]
+    html = Composer().render(bulletin, links=sample_links()).html
+    assert html.isascii()
+    assert ">Équipe santé — Preston</h1>" in html_unescape(html) and "&mdash;" in html
+    assert ">Café culture</h2>" in html_unescape(html)
 
 
 def test_an_empty_bulletin_still_renders_politely() -> None:

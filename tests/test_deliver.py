@@ -124,20 +124,6 @@ def test_each_part_travels_in_the_shortest_encoding_every_server_takes(smtp_serv
     assert b"a=b" in smtp_server.handler.raw[0] and b"=3D" not in smtp_server.handler.raw[0]
 
 
-def test_composed_html_is_ascii_and_reads_as_the_same_characters() -> None:
-    from html import unescape
-
-    team = Profile(id="sante", name="Équipe santé — Preston", owner="lib@trust.example.nhs.uk",
-                   topics=[{"id": "t", "title": "Café culture", "terms": ["café"]}])
-    bulletin = sample_bulletin()
-    bulletin.profile = team
-    bulletin.sections[0].topic = team.topics[0]
-    html = Composer().render(bulletin, links=sample_links()).html
-    assert html.isascii()
-    assert "<h1 class=\"h1\" " in html and ">Équipe santé — Preston</h1>" in unescape(html)
-    assert ">Café culture</h2>" in unescape(html)
-
-
 # ------------------------------------------------------------------ SMTP transport
 
 def test_many_messages_go_over_one_connection(smtp_server: LoopbackSMTPServer, rendered: Rendered) -> None:
