@@ -1,16 +1,20 @@
-"""A full 50-item bulletin as a busy profile sends it: long titles, summaries, several sources, and
-real signed per-reader links.  Shared by the size test and bench/bulletin_size.py."""
+"""Full 50-item bulletins with real signed per-reader links: the worst case a busy profile sends
+(long titles and summaries, several sources, two topics an item), and a typical one made of the
+sample bulletin's items.  Shared by the size test and bench/bulletin_size.py."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 from awareness.deliver.bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from awareness.deliver.message import build_message
 from awareness.core.models import Match, Profile, StoredItem
-from awareness.deliver.tokens import Signer
+from awareness.deliver.tokens import FEEDBACK_PATH, Signer
+from screenshot import SAMPLE_PROFILE, SAMPLE_SOURCES, sample_matched
 
 BASE = "https://awareness.lancashire-and-south-cumbria.example.nhs.uk"
+SECRET = "a-secret-key-for-sizes"
 TOPICS = [("falls", "Falls prevention and frailty"), ("maternity", "Maternity and perinatal mental health"),
           ("workforce", "Workforce, retention and wellbeing"), ("inequalities", "Health inequalities"),
           ("digital", "Digital transformation and data")]
@@ -48,18 +52,33 @@ def fifty_item_bulletin(now: datetime | None = None) -> Bulletin:
     return build_bulletin(profile, matched, names, now - timedelta(days=7), now)
 
 
+def typical_fifty_item_bulletin(now: datetime | None = None) -> Bulletin:
+    """50 items of the sample bulletin's kind (real titles and summaries, 1 or 2 topics), its 8 in turn."""
+    now = now or datetime.now(timezone.utc)
+    sample = sample_matched()
+    matched = []
+    for n in range(50):
+        item, matches = sample[n % len(sample)]
+        when = now - timedelta(hours=3 * n + 1)
+        matched.append((dataclasses.replace(item, id=2000 + n, guid=f"urn:typical:{n}", link=f"{item.link}-{n}",
+                                            published=when, first_seen=when),
+                        [dataclasses.replace(m, item_id=2000 + n) for m in matches]))
+    profile = SAMPLE_PROFILE.model_copy(update={"max_items": 50})
+    return build_bulletin(profile, matched, SAMPLE_SOURCES, now - timedelta(days=7), now)
+
+
 def reader_links(signer: Signer, profile_id: str, subscriber_id: int, page_id: int) -> Links:
     def feedback(item_id: int, verdict: str) -> str:
-        return f"{BASE}/feedback/{signer.feedback_token(profile_id, subscriber_id, item_id, verdict)}"
+        return f"{BASE}{FEEDBACK_PATH}{signer.feedback_token(profile_id, subscriber_id, item_id, verdict)}"
 
     token = signer.unsubscribe_token(profile_id, subscriber_id)
     return Links(unsubscribe=f"{BASE}/unsubscribe/{token}", manage=f"{BASE}/manage/{token}",
                  view_online=f"{BASE}/profiles/{profile_id}/bulletins/{page_id}", feedback=feedback)
 
 
-def rendered_fifty(now: datetime | None = None) -> tuple[Bulletin, Rendered, Links]:
-    bulletin = fifty_item_bulletin(now)
-    links = reader_links(Signer("a-secret-key-for-sizes"), bulletin.profile.id, 123456, 98765)
+def rendered_fifty(now: datetime | None = None, typical: bool = False) -> tuple[Bulletin, Rendered, Links]:
+    bulletin = typical_fifty_item_bulletin(now) if typical else fifty_item_bulletin(now)
+    links = reader_links(Signer(SECRET), bulletin.profile.id, 123456, 98765)
     return bulletin, Composer().render(bulletin, links=links), links
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timedelta, timezone
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -119,7 +120,12 @@ def test_long_summaries_are_cut_at_a_word_boundary() -> None:
 # ------------------------------------------------------------------ HTML and text
 
 class Outline(HTMLParser):
-    """What a reader (or a screen reader) meets in the HTML."""
+    """What a reader (or a screen reader) meets in the HTML.
+
+    An element's style is what a mail client applies: the rules of the head's
+    <style> for its tag and class (simple selectors, outside @media), then its
+    own style attribute.
+    """
 
     VOID = {"meta", "br", "hr", "img", "link", "input", "col", "area", "base", "wbr", "source"}
 
@@ -133,6 +139,7 @@ class Outline(HTMLParser):
         self.imgs: list[dict[str, str]] = []
         self.colour_pairs: list[tuple[str, str, str]] = []   # (text colour, background, tag)
         self._captures: list[tuple[str, list[str]]] = []   # open a/title/h* elements and their text
+        self.rules: dict[str, str] = {}    # "h3" or ".m" -> declarations, from the head's <style>
         self.feed(html)
         self.close()
 
@@ -144,6 +151,8 @@ class Outline(HTMLParser):
             self.imgs.append(a)
         if tag in self.VOID:
             return
+        a["style"] = ";".join(filter(None, [self.rules.get(tag, ""), *(self.rules.get("." + c, "") for c in
+                                            a.get("class", "").split()), a.get("style", "")]))
         self.stack.append((tag, a))
         colour = _style(a, "color")
         if colour:
@@ -167,6 +176,12 @@ class Outline(HTMLParser):
                 break
 
     def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1][0] == "style":
+            outside_media = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", data)
+            for selectors, declarations in re.findall(r"([^{}]+)\{([^{}]*)\}", outside_media):
+                for selector in selectors.split(","):
+                    key = selector.strip()
+                    self.rules[key] = ";".join(filter(None, [self.rules.get(key, ""), declarations.strip()]))
         for _, parts in self._captures:   # a link's text inside a heading counts for both
             parts.append(data)
 
@@ -251,6 +266,18 @@ def test_plain_text_has_the_same_items_readable_at_72_columns(sample: tuple[str,
     assert "  https://www.example.org/falls-in-older-people-assessing-risk" in lines
     assert "https://awareness.lancs-library.example.nhs.uk/u/TOKEN" in lines
     assert "  Matched: falls, older people" in lines
+
+
+def test_composed_html_is_ascii_and_reads_as_the_same_characters() -> None:
+    team = Profile(id="sante", name="Équipe santé — Preston", owner="lib@trust.example.nhs.uk",
+                   topics=[{"id": "t", "title": "Café culture", "terms": ["café"]}])
+    bulletin = sample_bulletin()
+    bulletin.profile = team
+    bulletin.sections[0].topic = team.topics[0]
+    html = Composer().render(bulletin, links=sample_links()).html
+    assert html.isascii()
+    assert ">Équipe santé — Preston</h1>" in html_unescape(html) and "&mdash;" in html
+    assert ">Café culture</h2>" in html_unescape(html)
 
 
 def test_an_empty_bulletin_still_renders_politely() -> None:

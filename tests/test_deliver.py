@@ -107,6 +107,23 @@ def test_accents_dashes_and_pounds_survive_the_trip(smtp_server: LoopbackSMTPSer
     assert lf(got.get_body(("html",)).get_content()) == "<p>Café — £5</p>\n"
 
 
+def test_each_part_travels_in_the_shortest_encoding_every_server_takes(smtp_server: LoopbackSMTPServer) -> None:
+    """ASCII in lines of at most 998 bytes goes as it is (7bit); a longer line or other characters
+    are quoted-printable or 8bit, and every part reads back the same (issue 19)."""
+    long_line = "<p>" + "word " * 400 + "</p>"          # 2,007 bytes: more than a 7bit line may hold
+    parts = {"ascii": ("<p>Caf&eacute; &mdash; &pound;5, a=b</p>", "7bit"),
+             "long": (long_line, "quoted-printable"), "utf8": ("<p>Café — £5</p>", "8bit")}
+    for html, _ in parts.values():
+        with SmtpTransport(smtp_server.url) as transport:
+            transport.send(message(Rendered(subject="s", html=html, text="Plain text.\n")))
+    for (html, encoding), got, raw in zip(parts.values(), smtp_server.messages, smtp_server.handler.raw):
+        part = got.get_body(("html",))
+        assert part["Content-Transfer-Encoding"] == encoding, html[:20]
+        assert lf(part.get_content()) == html + "\n"
+        assert got.get_body(("plain",))["Content-Transfer-Encoding"] == "7bit"
+    assert b"a=b" in smtp_server.handler.raw[0] and b"=3D" not in smtp_server.handler.raw[0]
+
+
 # ------------------------------------------------------------------ SMTP transport
 
 def test_many_messages_go_over_one_connection(smtp_server: LoopbackSMTPServer, rendered: Rendered) -> None:

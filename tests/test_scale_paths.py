@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -48,6 +49,18 @@ def test_each_reader_gets_the_same_email_as_a_full_render_with_their_own_links()
         assert fast == composer.render(bulletin, links=_links(reader))
         assert f"tok-{reader}.x_y" in fast.text and f"feedback/{reader}-1-useful?q=1&amp;r=2" in fast.html
     assert personaliser.full_renders == 2, "rendered once with markers and once to check, then only filled"
+
+
+def test_a_link_with_other_than_ascii_is_filled_in_as_the_html_writes_it() -> None:
+    """The HTML is ASCII (it goes as 7bit): a reader's link is filled in the same way, with no full render."""
+    bulletin, composer = _bulletin(), Composer()
+    personaliser = LinkPersonaliser(composer)
+    for reader in ("é", "ü"):
+        links = dataclasses.replace(_links(1), view_online=f"https://aw.example/bulletins/caf{reader}")
+        fast = personaliser.render(bulletin, links)
+        assert fast == composer.render(bulletin, links=links) and fast.html.isascii()
+        assert f"caf{reader}" in fast.text
+    assert personaliser.full_renders == 2
 
 
 def _rss(tag: str, n: int) -> bytes:

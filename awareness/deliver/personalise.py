@@ -19,7 +19,7 @@ from typing import Callable
 
 from markupsafe import escape
 
-from .bulletin import Bulletin, Composer, Links, Rendered
+from .bulletin import Bulletin, Composer, Links, Rendered, ascii_html
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class _Template:
             done = made.get(m.group(0))
             if done is None:
                 plain = _link(m, links)
-                done = made[m.group(0)] = (plain, str(escape(plain)))
+                done = made[m.group(0)] = (plain, ascii_html(str(escape(plain))))   # as Composer writes it
             return done
 
         return Rendered(subject=self.subject,

@@ -22,7 +22,7 @@ from . import archive, frequency, refusals, webhook
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .personalise import LinkPersonaliser
 from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
-from .tokens import Signer
+from .tokens import FEEDBACK_PATH, Signer
 from .parallel import ParallelSender, open_sender
 from .message import bulletin_message
 from ..config.profiles import profile_sources
@@ -157,7 +157,7 @@ def links_for(ctx: Run, profile: Profile, subscriber_id: int, page_id: int | Non
     feedback_token = ctx.signer.feedback_links(profile.id, subscriber_id)   # the reader part once per message
 
     def feedback(item_id: int, verdict: str) -> str:
-        return f"{base}/feedback/{feedback_token(item_id, verdict)}"
+        return f"{base}{FEEDBACK_PATH}{feedback_token(item_id, verdict)}"
 
     return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback,
                  view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None,

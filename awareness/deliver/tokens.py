@@ -30,6 +30,10 @@ from ..core.errors import AwarenessError
 logger = logging.getLogger(__name__)
 
 VERDICTS = ("useful", "not-relevant")
+# A bulletin's feedback links: /f/TOKEN, short because a 50-item bulletin carries 100 of them
+# (issue 19); /feedback/TOKEN, in emails sent before, is served the same.
+FEEDBACK_PATH = "/f/"
+OLD_FEEDBACK_PATH = "/feedback/"
 FEEDBACK_MAX_AGE = timedelta(days=90)
 CONFIRM_MAX_AGE = timedelta(days=3)      # issue 15: a confirmation link lives a few days
 

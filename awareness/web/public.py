@@ -25,7 +25,7 @@ from ..core.errors import DeliveryError
 from ..match.feedback import record_feedback
 from ..deliver.sendlimits import may_send_confirmation
 from ..store.schema import utcnow
-from ..deliver.tokens import BadToken, ExpiredToken
+from ..deliver.tokens import FEEDBACK_PATH, OLD_FEEDBACK_PATH, BadToken, ExpiredToken
 from .core import Web
 
 logger = logging.getLogger(__name__)
@@ -263,8 +263,9 @@ def routes(web: Web) -> list[Route]:
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
         Route("/manage/{token}", manage_page, methods=["GET", "POST"]),
-        Route("/feedback/{token}", feedback_page, methods=["GET"]),
-        Route("/feedback/{token}", feedback_post, methods=["POST"]),
+        *(Route(path + "{token}", view, methods=[method])   # the short path, and the one older emails carry
+          for path in (FEEDBACK_PATH, OLD_FEEDBACK_PATH)
+          for view, method in ((feedback_page, "GET"), (feedback_post, "POST"))),
     ]
 
 

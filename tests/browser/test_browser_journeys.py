@@ -216,9 +216,9 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
     page.get_by_label("Pause Public Health Team").uncheck()
     page.get_by_role("button", name="Save how often Public Health Team comes").click()
 
-    page.goto(_link(bulletin, r"/feedback/"))        # the first item's "Useful"
+    page.goto(_link(bulletin, r"/f/"))               # the first item's "Useful"
     html = bulletin.get_body(preferencelist=("html",)).get_content()
-    not_relevant = re.findall(r'href="([^"]*/feedback/[^"]+)"', html)[1]
+    not_relevant = re.findall(r'href="([^"]*/f/[^"]+)"', html)[1]
     page.goto(not_relevant)
     assert page.get_by_role("heading", name="Mark this item as not relevant?").is_visible()
     audit.look("feedback-confirm")

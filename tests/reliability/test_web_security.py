@@ -88,7 +88,9 @@ def test_token_cookie_and_csrf_attacks_are_refused_without_any_change(site: Site
         ("confirm token used to unsubscribe", anon, "POST", f"/unsubscribe/{confirm}", {}, 400),
         ("unsubscribe by GET (a link scanner)", anon, "GET", f"/unsubscribe/{unsub}", {}, 200),
         ("tampered feedback", anon, "GET", f"/feedback/{tamper(feedback)}", {}, 400),
+        ("tampered feedback, short path", anon, "GET", f"/f/{tamper(feedback)}", {}, 400),
         ("unsubscribe token used as feedback", anon, "GET", f"/feedback/{unsub}", {}, 400),
+        ("unsubscribe token used as feedback, short path", anon, "POST", f"/f/{unsub}", {}, 400),
         ("expired feedback", anon, "GET",
          "/feedback/" + signed("awareness.feedback", ["ph-team", alice, item_id, "useful"], age_days=91), {}, 410),
         ("feedback with an unknown verdict", anon, "GET",
@@ -141,16 +143,17 @@ def test_feedback_links_never_redirect_anywhere(site: Site) -> None:
     c = site.client()
     for suffix in ("?next=https://evil.example/", "?url=//evil.example", "?redirect=javascript:alert(1)",
                    "/../../https://evil.example", "?next=%2F%2Fevil.example"):
-        r = c.get(f"/feedback/{token}{suffix}", follow_redirects=False)
-        assert r.status_code in (200, 404), suffix
-        assert "location" not in r.headers and "evil.example" not in r.text
+        for path in ("/f/", "/feedback/"):    # the bulletin's path, and older emails'
+            r = c.get(f"{path}{token}{suffix}", follow_redirects=False)
+            assert r.status_code in (200, 404), path + suffix
+            assert "location" not in r.headers and "evil.example" not in r.text
     def verdicts() -> list:
         with site.store.engine.connect() as conn:
             return conn.execute(sa.select(tables.metadata.tables["match_feedback"])).all()
 
     assert verdicts() == []   # a GET (a mail scanner's, say) only asks; it never votes (issue 17)
-    for _ in range(2):
-        r = c.post(f"/feedback/{token}?next=https://evil.example/", data={"csrf": c.csrf(f"/feedback/{token}")},
+    for path in ("/f/", "/feedback/"):
+        r = c.post(f"{path}{token}?next=https://evil.example/", data={"csrf": c.csrf(f"{path}{token}")},
                    follow_redirects=False)
         assert r.status_code == 200 and "location" not in r.headers and "evil.example" not in r.text
     assert len(verdicts()) == 1     # one verdict per item and reader, however often it is confirmed
