@@ -9,7 +9,7 @@ confidently as relevant, so a topic learns the words real items use.
 from __future__ import annotations
 
 from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
-from .textnorm import Token, segments, surface_forms
+from .textnorm import segments, surface_forms
 from .terms import Analysed
 
 # (title, summary, relevant?) for one topic, from feedback and judgements.
@@ -25,6 +25,7 @@ PRF_SHARE = 0.02
 PRF_MARGIN = 0.25
 PRF_WEIGHT = 0.5
 PRF_KEEP = 200             # new words a topic may take from the corpus
+PRF_SLICE_CELLS = 2_000_000   # corpus items x topics scored at a time while choosing
 # Judged examples (feedback, a librarian's include/exclude): Rocchio weights.
 ROCCHIO_POSITIVE = 0.5    # 0.4-1.5 tried (bench/matching.md, ideas 8, 11, 13): 0.5 loses least
 ROCCHIO_NEGATIVE = 0.25
@@ -98,29 +99,42 @@ class Learning:
         """Topics now scored by their own model, trained on feedback."""
         return [self.topic_keys[j] for j in sorted(self._models)]
 
-    def _pseudo_relevance(self, corpus_segs: list[list[list[Token]]], corpus_docs: list[list[str]]) -> None:
+    def _pseudo_relevance(self, vectors: sparse.csr_matrix, hits: list[set[tuple[str, ...]]]) -> None:
         """Rocchio with the corpus items each topic matches most strongly taken as relevant.
 
         Only each topic's PRF_KEEP strongest new words are added, so the vectors (and the
         dense block scoring multiplies by) stay small with a thousand topics.
         """
-        vectors = self._vectorizer.transform(corpus_docs)
-        hits = [self._phrases.find(segs) for segs in corpus_segs]
-        scores = self._scores(Analysed(vectors, hits, [set()] * len(hits)))
-        limit = max(PRF_DOCS, int(PRF_SHARE * len(corpus_docs)))
+        limit = max(PRF_DOCS, int(PRF_SHARE * len(hits)))
+        # Scored a slice of the corpus at a time, keeping only the confident (item, topic)
+        # pairs: all at once, 50,000 items x 2,000 topics made several dense 400 MB arrays,
+        # the match phase's peak memory at national scale (issue 19).
+        found_topics, found_items, found_scores = [], [], []
+        step = max(50, PRF_SLICE_CELLS // max(len(self._topics), 1))
+        for start in range(0, len(hits), step):
+            part = hits[start:start + step]
+            scores = self._scores(Analysed(vectors[start:start + step], part, [set()] * len(part)))
+            items_at, topics_at = np.nonzero(scores >= (self.thresholds + PRF_MARGIN)[np.newaxis, :])
+            found_topics.append(topics_at)
+            found_items.append(items_at + start)
+            found_scores.append(scores[items_at, topics_at])
+        topic_of = np.concatenate(found_topics) if found_topics else np.zeros(0, dtype=np.intp)
+        item_of = np.concatenate(found_items) if found_items else np.zeros(0, dtype=np.intp)
+        score_of = np.concatenate(found_scores) if found_scores else np.zeros(0, dtype=np.float32)
+        order = np.lexsort((item_of, -score_of, topic_of))       # by topic, strongest first
+        topic_of, item_of = topic_of[order], item_of[order]
         rows, cols, weights = [], [], []
+        starts = np.searchsorted(topic_of, np.arange(len(self._topics) + 1))
         for j in range(len(self._topics)):
-            column = scores[:, j]
-            confident = np.nonzero(column >= self.thresholds[j] + PRF_MARGIN)[0]
-            if not confident.size:
+            best = item_of[starts[j]:starts[j + 1]][:limit]
+            if not best.size:
                 continue
-            best = confident[np.argsort(-column[confident])[:limit]]
             rows.extend([j] * len(best))
             cols.extend(best.tolist())
             weights.extend([1.0 / len(best)] * len(best))
         if not rows:
             return
-        chooser = sparse.csr_matrix((weights, (rows, cols)), shape=(len(self._topics), len(corpus_docs)),
+        chooser = sparse.csr_matrix((weights, (rows, cols)), shape=(len(self._topics), len(hits)),
                                     dtype=np.float32)
         centroids = (chooser @ vectors).tocsr()
         self._move_vectors(PRF_WEIGHT * _top_per_row(centroids, PRF_KEEP))

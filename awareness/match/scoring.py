@@ -56,7 +56,7 @@ What sharpens the two (issue 4; figures in bench/matching.md):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
@@ -157,21 +157,44 @@ class Matcher(TopicVectors, Learning, Explaining):
         self._exclude_incidence = incidence(phrases, self._exclude_columns, len(self._topics))
 
         parts = [topic_parts(t, terms) for t, terms in zip(self._topics, expanded_terms)]
-        corpus_segs = [segments(text) for text in corpus]
-        corpus_docs = [features(segs) for segs in corpus_segs]
-        docs = corpus_docs + [doc for topic_parts in parts for docs_ in topic_parts.values()
-                              for doc in docs_]
+        topic_docs = [doc for topic_parts in parts for docs_ in topic_parts.values() for doc in docs_]
         self._names: np.ndarray | None = None      # feature names, built when first explaining
         self._feature_words: dict[int, tuple[frozenset[str], bool]] = {}   # index -> (words, generic?)
         from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: scikit-learn costs ~1 s at start
 
         self._vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
-        self._fitted = any(docs)
-        self._n_docs = len(docs)
+        # The corpus streams through the fit: its words and term hits are read once, and no
+        # list of every item's tokens is held (at national scale that was ~1 GB; issue 19).
+        corpus_hits: list[set[tuple[str, ...]]] = []
+        read = {"docs": 0, "words": False}
+
+        def corpus_then_topics() -> Iterator[list[str]]:
+            for text in corpus:
+                segs = segments(text)
+                if feedback_from_corpus:
+                    corpus_hits.append(self._phrases.find(segs))
+                doc = features(segs)
+                read["docs"] += 1
+                read["words"] = read["words"] or bool(doc)
+                yield doc
+            yield from topic_docs
+
+        try:
+            counted = self._vectorizer.fit_transform(corpus_then_topics())
+            counted.sort_indices()    # as transform() gives them: the same sums in the same order
+            self._fitted = True
+        except ValueError:            # "empty vocabulary": nothing to learn words from
+            if read["words"] or topic_docs:
+                raise
+            self._fitted = False
+            counted = None
+        n_corpus = int(read["docs"])
+        self._n_docs = n_corpus + len(topic_docs)
+        corpus_vectors = counted[:n_corpus] if counted is not None else None
+        del counted
         # What the profile alone says (before any feedback), for "terms gained and lost".
         self.base_vectors: sparse.csr_matrix
         if self._fitted:
-            self._vectorizer.fit(docs)
             self._topic_vectors = sparse.vstack(
                 [self._topic_vector(p, rows) for p, rows in zip(parts, self._part_rows(parts))]
                 or [sparse.csr_matrix((0, self._width))]
@@ -196,8 +219,8 @@ class Matcher(TopicVectors, Learning, Explaining):
         self._scale = np.ones(len(self._topics), dtype=np.float32)
         if self._fitted and CALIBRATE:
             self._scale = self._calibration(parts)
-        if self._fitted and feedback_from_corpus and corpus_docs:
-            self._pseudo_relevance(corpus_segs, corpus_docs)
+        if self._fitted and feedback_from_corpus and corpus_hits and corpus_vectors is not None:
+            self._pseudo_relevance(corpus_vectors, corpus_hits)
             if CALIBRATE:
                 self._scale = self._calibration(parts)
         if profile_scale is not None:
