@@ -361,8 +361,15 @@ def _insert_matches(conn: Connection, found: Sequence[Match]) -> None:
             dict(item_id=m.item_id, profile_id=m.profile_id, topic_id=m.topic_id,
                  score=float(m.score), terms=list(m.terms), local=bool(m.local)) for m in found])
         return
-    dumps = json.dumps
+    encoded: dict[tuple[str, ...], str] = {}   # the same reasons recur across items: encode each once
+
+    def text(terms: tuple[str, ...]) -> str:
+        done = encoded.get(terms)
+        if done is None:
+            done = encoded[terms] = json.dumps(list(terms))
+        return done
+
     conn.exec_driver_sql(
         "INSERT INTO matches (item_id, profile_id, topic_id, score, terms, local) VALUES (?, ?, ?, ?, ?, ?)",
-        [(m.item_id, m.profile_id, m.topic_id, float(m.score), dumps(list(m.terms)), int(bool(m.local)))
+        [(m.item_id, m.profile_id, m.topic_id, float(m.score), text(tuple(m.terms)), int(bool(m.local)))
          for m in found])
