@@ -67,6 +67,7 @@ from .vocabulary import Vocabulary, everyday_keys
 from .explain import Explaining
 from .learning import Example, Learning
 from .terms import Analysed, PhraseIndex, forms_found, incidence
+from .tfidf import Tfidf
 from .vectors import CALIBRATE, TopicVectors, topic_parts
 
 if TYPE_CHECKING:
@@ -88,12 +89,6 @@ EVERYDAY_HIT = 0.4
 EVERYDAY_SUPPORT = 0.02
 # A topic needs this much of its (unit) vector outside its everyday words to back them.
 EVERYDAY_OTHER_WORDS = 0.5
-
-
-def _identity(doc: list[str]) -> list[str]:
-    """The analyzer: documents arrive already as feature lists (tokenised once)."""
-    return doc
-
 
 
 class Matcher(TopicVectors, Learning, Explaining):
@@ -163,9 +158,8 @@ class Matcher(TopicVectors, Learning, Explaining):
                               for doc in docs_]
         self._names: np.ndarray | None = None      # feature names, built when first explaining
         self._feature_words: dict[int, tuple[frozenset[str], bool]] = {}   # index -> (words, generic?)
-        from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: scikit-learn costs ~1 s at start
-
-        self._vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
+        # scikit-learn's TfidfVectorizer(sublinear_tf=True, dtype=float32), bit for bit, without its import
+        self._vectorizer = Tfidf()
         self._fitted = any(docs)
         self._n_docs = len(docs)
         # What the profile alone says (before any feedback), for "terms gained and lost".
