@@ -98,14 +98,16 @@ class Learning:
         """Topics now scored by their own model, trained on feedback."""
         return [self.topic_keys[j] for j in sorted(self._models)]
 
-    def _pseudo_relevance(self, corpus_segs: list[list[list[Token]]], corpus_docs: list[list[str]]) -> None:
+    def _pseudo_relevance(self, corpus_segs: list[list[list[Token]]], corpus_docs: list[list[str]],
+                          corpus_hits: list[set[tuple[str, ...]] | None] | None = None) -> None:
         """Rocchio with the corpus items each topic matches most strongly taken as relevant.
 
         Only each topic's PRF_KEEP strongest new words are added, so the vectors (and the
         dense block scoring multiplies by) stay small with a thousand topics.
         """
         vectors = self._vectorizer.transform(corpus_docs)
-        hits = [self._phrases.find(segs) for segs in corpus_segs]
+        hits = [found if found is not None else self._phrases.find(segs)
+                for segs, found in zip(corpus_segs, corpus_hits or [None] * len(corpus_segs))]
         scores = self._scores(Analysed(vectors, hits, [set()] * len(hits)))
         limit = max(PRF_DOCS, int(PRF_SHARE * len(corpus_docs)))
         rows, cols, weights = [], [], []

@@ -76,6 +76,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.35
+# Corpus pairs whose reading is kept for scoring them (more are scored in worker processes, matchpool).
+PREPARED_LIMIT = 6000
+# A (title, summary) as read: segments, features, terms found; title's then summary's.
+_Prepared = tuple[list[list[Token]], list[list[Token]], list[str], list[str],
+                  set[tuple[str, ...]], set[tuple[str, ...]]]
 TITLE_HIT = 0.5
 BODY_HIT = 0.3
 TITLE_REPEAT = 2
@@ -94,9 +99,11 @@ EVERYDAY_OTHER_WORDS = 0.5
 class Matcher(TopicVectors, Learning, Explaining):
     """Scores items against every topic of a set of profiles at once."""
 
-    def __init__(self, profiles: list[Profile], corpus: Iterable[str] = (),
+    def __init__(self, profiles: list[Profile], corpus: Iterable[str | tuple[str, str]] = (),
                  labelled: dict[tuple[str, str], list[Example]] | None = None,
                  feedback_from_corpus: bool = True) -> None:
+        """``corpus``: the stream's texts, for IDF and feedback; a (title, summary) pair reads as
+        the text ``f"{title}. {summary}"`` and what is read of it is kept for scoring that pair."""
         self.topic_keys: list[tuple[str, str]] = []
         self._topics: list[Topic] = []
         expanded_terms: list[list[str]] = []
@@ -137,6 +144,7 @@ class Matcher(TopicVectors, Learning, Explaining):
                 for key in forms_found(term_key(term)):
                     self._exclude_columns.setdefault(key, set()).add(j)
         self._phrases = PhraseIndex([*self._term_columns, *self._exclude_columns])
+        self._prepared: dict[tuple[str, str], _Prepared] = {}   # corpus pairs read, until scored
         # Phrase -> topic incidence, so hits become two sparse products when scoring.
         phrases = sorted(set(self._term_columns) | set(self._exclude_columns))
         self._phrase_row = {key: r for r, key in enumerate(phrases)}
@@ -152,8 +160,7 @@ class Matcher(TopicVectors, Learning, Explaining):
         self._exclude_incidence = incidence(phrases, self._exclude_columns, len(self._topics))
 
         parts = [topic_parts(t, terms) for t, terms in zip(self._topics, expanded_terms)]
-        corpus_segs = [segments(text) for text in corpus]
-        corpus_docs = [features(segs) for segs in corpus_segs]
+        corpus_segs, corpus_docs, corpus_hits = self._read_corpus(list(corpus))
         docs = corpus_docs + [doc for topic_parts in parts for docs_ in topic_parts.values()
                               for doc in docs_]
         self._names: np.ndarray | None = None      # feature names, built when first explaining
@@ -191,7 +198,7 @@ class Matcher(TopicVectors, Learning, Explaining):
         if self._fitted and CALIBRATE:
             self._scale = self._calibration(parts)
         if self._fitted and feedback_from_corpus and corpus_docs:
-            self._pseudo_relevance(corpus_segs, corpus_docs)
+            self._pseudo_relevance(corpus_segs, corpus_docs, corpus_hits)
             if CALIBRATE:
                 self._scale = self._calibration(parts)
         if profile_scale is not None:
@@ -201,6 +208,45 @@ class Matcher(TopicVectors, Learning, Explaining):
         logger.debug("matcher: %d topics, %d features, %d used by topics",
                      len(self._topics), self._width, len(self._columns))
 
+    def _read_corpus(self, corpus: list[str | tuple[str, str]]
+                     ) -> tuple[list[list[list[Token]]], list[list[str]], list[set[tuple[str, ...]] | None]]:
+        """Each corpus text's segments, features and (for pairs) terms found.
+
+        A pair's title and summary are read apart: the segments of ``f"{title}. {summary}"``
+        are the title's then the summary's (no segment crosses the ". ", and no fold, apostrophe
+        or break rule looks across it: tests/test_match.py checks awkward cases), and features
+        and terms are found per segment, so this is what reading the joined text gives; what
+        was read is kept (up to PREPARED_LIMIT pairs) so scoring the same items reads nothing again.
+        """
+        keep = len(corpus) <= PREPARED_LIMIT
+        segs_out: list[list[list[Token]]] = []
+        docs: list[list[str]] = []
+        hits: list[set[tuple[str, ...]] | None] = []
+        for text in corpus:
+            if isinstance(text, str):
+                segs = segments(text)
+                segs_out.append(segs)
+                docs.append(features(segs))
+                hits.append(None)
+                continue
+            ready = self._prepare(*text)
+            if keep:
+                self._prepared[(text[0] or "", text[1] or "")] = ready
+            title_segs, body_segs, title_features, body_features, title_hits, body_hits = ready
+            segs_out.append(title_segs + body_segs)
+            docs.append(title_features + body_features)
+            hits.append(title_hits | body_hits)
+        return segs_out, docs, hits
+
+    def _prepare(self, title: str, summary: str) -> _Prepared:
+        title_segs, body_segs = segments(title or ""), segments(summary or "")
+        return (title_segs, body_segs, features(title_segs), features(body_segs),
+                self._phrases.find(title_segs), self._phrases.find(body_segs))
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled for scoring workers (matchpool) without the corpus's kept readings."""
+        return {**self.__dict__, "_prepared": {}}
+
     # ------------------------------------------------------------ scoring
 
     def _analyse(self, texts: Sequence[tuple[str, str]]) -> Analysed:
@@ -208,12 +254,14 @@ class Matcher(TopicVectors, Learning, Explaining):
         title_hits: list[set[tuple[str, ...]]] = []
         body_hits: list[set[tuple[str, ...]]] = []
         segs: list[tuple[list[list[Token]], list[list[Token]]]] = []
+        prepared = self._prepared
         for title, summary in texts:
-            title_segs, body_segs = segments(title or ""), segments(summary or "")
-            title_features = features(title_segs)
-            docs.append(title_features * TITLE_REPEAT + features(body_segs))
-            title_hits.append(self._phrases.find(title_segs))
-            body_hits.append(self._phrases.find(body_segs))
+            ready = prepared.pop((title or "", summary or ""), None) if prepared else None
+            title_segs, body_segs, title_features, body_features, title_found, body_found = (
+                ready or self._prepare(title, summary))
+            docs.append(title_features * TITLE_REPEAT + body_features)
+            title_hits.append(title_found)
+            body_hits.append(body_found)
             segs.append((title_segs, body_segs))
         if self._fitted:
             vectors = self._vectorizer.transform(docs)
