@@ -129,3 +129,18 @@ def test_a_gatherings_feeds_are_committed_unsynced_then_made_durable_at_once(sto
                                                               real_fsync(fd)))
     store.sync()
     assert synced_files == ([f"{store.engine.url.database}-wal"] if sqlite else [])
+
+
+def test_outside_wal_mode_an_unsynced_transaction_is_an_ordinary_one(tmp_path: Path) -> None:
+    s = Store(f"sqlite:///{tmp_path / 'j.db'}")
+    try:
+        with s.engine.connect() as conn:
+            synced = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+        with s.unsynced() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == synced
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        with s.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    finally:
+        s.close()

@@ -204,19 +204,21 @@ class Store:
         a power cut before the next sync can take it back, and then the feed is simply fetched
         again (its validators went with it).  ``sync()`` at the end of the gathering makes all
         of them durable at once, before anything matches or sends; any later synced commit would too.
-        Other databases: an ordinary transaction.
+        Other databases, and SQLite outside WAL mode: an ordinary transaction.
         """
         with self.engine.connect() as conn:
-            relax = conn.dialect.name == "sqlite"
-            if relax:
-                before = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-                conn.commit()
+            before = None
+            # Only in WAL mode: with a rollback journal NORMAL could leave a power cut's database corrupt.
+            if conn.dialect.name == "sqlite":
+                if str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal":
+                    before = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                conn.commit()   # end SQLAlchemy's autobegun transaction (SQLite began none for a PRAGMA)
             try:
                 with conn.begin():
                     yield conn
             finally:
-                if relax:   # the pooled connection goes back as it came (the ledger's commits stay synced)
+                if before is not None:   # the pooled connection goes back as it came (the ledger's commits stay synced)
                     conn.exec_driver_sql(f"PRAGMA synchronous={int(before)}")
                     conn.commit()
 
