@@ -251,3 +251,17 @@ def test_a_corpus_of_pairs_scores_exactly_as_the_joined_texts() -> None:
     assert joined.score(items) == apart.score(items) and not apart._prepared     # used up by scoring
     assert joined.score_texts(pairs).tobytes() == apart.score_texts(pairs).tobytes()
     assert any(m.terms for m in apart.score(items))
+
+
+def test_words_read_again_give_the_same_tokens_and_hit_keys() -> None:
+    # segments() and hit_keys() remember each word's token and key (issue 19): the same as made afresh.
+    from awareness.match import textnorm
+
+    texts = [t for pair in AWKWARD for t in pair] + NEWS + ["Walking groups: walkings, walks, falling falls"]
+    first = [textnorm.segments(t) for t in texts]
+    again = [textnorm.segments(t) for t in texts]
+    fresh = [[[(w, textnorm.fold(w)) for w, _ in seg] for seg in segs] for segs in first]
+    assert first == again == fresh
+    for segs in first:
+        for seg in segs:
+            assert textnorm.hit_keys(seg) == [textnorm.hit_key(w, k) for w, k in seg] == textnorm.hit_keys(seg)

@@ -116,14 +116,29 @@ def ascii_lower(text: str) -> str:
 Token = tuple[str, str]
 
 
+# Each distinct word's token, and its hit key, made once and reused: a run's items repeat a
+# vocabulary of some thousands of words, and looking one up is half the cost of making it (issue 19).
+_TOKENS: dict[str, Token] = {}
+_HIT_KEYS: dict[str, str] = {}
+_CACHED_WORDS = 200_000     # as many as fold() keeps
+
+
+def _token(word: str) -> Token:
+    token = (word, fold(word))
+    if len(_TOKENS) < _CACHED_WORDS:
+        _TOKENS[word] = token
+    return token
+
+
 def segments(text: str) -> list[list[Token]]:
     """Words of a text, grouped into segments that phrases may not cross."""
     text = _APOSTROPHE.sub("", _APOSTROPHE_S.sub("", ascii_lower(text)))
     out: list[list[Token]] = []
+    known = _TOKENS.get
     for part in _SEGMENT_BREAK.split(text):
         words = _WORD.findall(part)
         if words:
-            out.append([(w, fold(w)) for w in words])
+            out.append([known(w) or _token(w) for w in words])
     return out
 
 
@@ -132,6 +147,19 @@ def hit_key(word: str, key: str) -> str:
     if len(word) > 5 and (word.endswith("ing") or word.endswith("ings")):
         return key + "~ing"
     return key
+
+
+def hit_keys(seg: list[Token]) -> list[str]:
+    """``hit_key`` of each word of a segment (remembered per word: a word's key never changes)."""
+    known = _HIT_KEYS.get
+    return [known(word) or _hit_key(word, key) for word, key in seg]
+
+
+def _hit_key(word: str, key: str) -> str:
+    found = hit_key(word, key)
+    if len(_HIT_KEYS) < _CACHED_WORDS:
+        _HIT_KEYS[word] = found
+    return found
 
 
 def term_key(term: str) -> tuple[str, ...]:
