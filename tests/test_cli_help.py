@@ -65,3 +65,11 @@ def test_the_console_command_exits_quickly_with_its_code_its_output_and_its_exit
     waits = _entry("import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.3), print('late'))).start()",
                    "--version")
     assert waits.returncode == 0 and waits.stdout.splitlines()[-1] == "late"
+
+
+def test_under_a_profiler_the_console_command_exits_as_usual(tmp_path) -> None:
+    # python -m cProfile -o FILE -m awareness ...: the profile is written after entry() returns.
+    out = tmp_path / "run.prof"
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "awareness", "--version"],
+                          capture_output=True, text=True, env=without_settings(), timeout=60, cwd=str(tmp_path))
+    assert proc.returncode == 0 and "awareness" in proc.stdout and out.stat().st_size > 0

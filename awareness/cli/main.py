@@ -99,12 +99,14 @@ def entry() -> None:
     numpy, scipy and SQLAlchemy, and nothing waits on it: everything is stored and closed by
     then.  The exit handlers still run (logging, multiprocessing, weakref finalizers) and the
     output is flushed, then the process ends with click's exit code.  With another thread
-    still running, or a message for the exit code, Python exits as usual.
+    still running, a profiler or tracer on (``python -m cProfile``), or a message for the exit
+    code, Python exits as usual.
     """
     try:
         main()
     except SystemExit as e:
-        if (e.code is None or isinstance(e.code, int)) and threading.active_count() == 1:
+        quiet = threading.active_count() == 1 and sys.getprofile() is None and sys.gettrace() is None
+        if (e.code is None or isinstance(e.code, int)) and quiet:   # a profiler writes its report after us
             try:
                 sys.stdout.flush()
                 sys.stderr.flush()
