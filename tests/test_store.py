@@ -108,7 +108,7 @@ def test_a_gatherings_feeds_are_committed_unsynced_then_made_durable_at_once(sto
     # synced (the ledger's commits must be), and sync() puts the write-ahead log on disk.
     import os
 
-    from awareness.store import store as store_module
+    from awareness.store import durable
 
     sqlite = store.engine.dialect.name == "sqlite"
     if sqlite:
@@ -125,7 +125,7 @@ def test_a_gatherings_feeds_are_committed_unsynced_then_made_durable_at_once(sto
                 assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == synced
     synced_files: list[str] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(store_module.os, "fsync", lambda fd: (synced_files.append(os.readlink(f"/proc/self/fd/{fd}")),
+    monkeypatch.setattr(durable.os, "fsync", lambda fd: (synced_files.append(os.readlink(f"/proc/self/fd/{fd}")),
                                                               real_fsync(fd)))
     store.sync()
     assert synced_files == ([f"{store.engine.url.database}-wal"] if sqlite else [])

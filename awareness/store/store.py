@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -21,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from . import dblock
+from . import dblock, durable
 from .dblock import retry_when_locked
 from .dedup import in_chunks
 from .itemwrite import add_feed_items
@@ -195,46 +193,13 @@ class Store:
                 self._record_success(conn, source_id, now=now, **success)
             return add_feed_items(conn, source_id, new_items, now=now)
 
-    @contextmanager
-    def unsynced(self) -> Iterator[Connection]:
-        """A transaction whose commit SQLite does not sync to disk (synchronous=NORMAL in WAL mode).
-
-        A gathering commits once per feed and each sync took ~3 ms (a tenth of the peer run's
-        gathering, issue 19).  In WAL mode such a commit is still atomic and consistent; only
-        a power cut before the next sync can take it back, and then the feed is simply fetched
-        again (its validators went with it).  ``sync()`` at the end of the gathering makes all
-        of them durable at once, before anything matches or sends; any later synced commit would too.
-        Other databases, and SQLite outside WAL mode: an ordinary transaction.
-        """
-        with self.engine.connect() as conn:
-            before = None
-            # Only in WAL mode: with a rollback journal NORMAL could leave a power cut's database corrupt.
-            if conn.dialect.name == "sqlite":
-                if str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal":
-                    before = conn.exec_driver_sql("PRAGMA synchronous").scalar()
-                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-                conn.commit()   # end SQLAlchemy's autobegun transaction (SQLite began none for a PRAGMA)
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                if before is not None:   # the pooled connection goes back as it came (the ledger's commits stay synced)
-                    conn.exec_driver_sql(f"PRAGMA synchronous={int(before)}")
-                    conn.commit()
+    def unsynced(self) -> AbstractContextManager[Connection]:
+        """A transaction whose commit SQLite need not sync to disk (``durable.unsynced``)."""
+        return durable.unsynced(self.engine)
 
     def sync(self) -> None:
-        """Make every commit so far durable: SQLite's write-ahead log to disk, as a synced commit does."""
-        if self.engine.dialect.name != "sqlite" or not self.engine.url.database:
-            return
-        wal = f"{self.engine.url.database}-wal"
-        try:
-            fd = os.open(wal, os.O_RDONLY)
-        except FileNotFoundError:   # checkpointed into the database file, which the checkpoint synced
-            return
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        """Make every commit so far durable (``durable.sync``)."""
+        durable.sync(self.engine)
 
     def items_since(self, since: datetime, *, source_ids: Iterable[str] | None = None,
                     item_ids: Iterable[int] | None = None) -> list[StoredItem]:
