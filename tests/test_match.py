@@ -220,3 +220,48 @@ def test_on_each_independent_set_the_matcher_is_no_worse_than_keywords_as_writte
     folder = SHARED / name
     result = evaluate(load_profile(folder / "profile.yaml"), load_labelled(folder / "items.jsonl"))
     assert result["micro_f1"] >= result["baseline"]["micro_f1"]
+
+
+AWKWARD = [("", "Only a summary."), ("Only a title", ""), ("", ""), ("Dad's", "s are: fine"), ("Title'", "s next"),
+           ("Ends with a dash -", "- starts with one"), ("x - ", " -- - y"), ("A —", "— B"), ("Why?!", "...Because"),
+           ("ΟΔΟΣ Σ", "Σίσυφος walks"), ("Café ﬁnal", "\u0301naïve résumé"), ("K\u212a İstanbul", "ÅSTRÖM's"),
+           ("Smoking ban,", ",in parks"), ("(bracketed", "closed)"), ("Quote “", "” unquote"), ("a\n", "\nb"),
+           ("GP numbers keep falling", "Falls in older people: screening rises"),
+           ("Stop smoking services", "Tobacco control and smoking cessation in pregnancy")]
+
+
+def test_a_title_and_summary_read_apart_are_the_joined_text_read_whole() -> None:
+    from awareness.match.textnorm import segments
+    for title, summary in AWKWARD + [(t, s) for t in NEWS for s in NEWS[:2]]:
+        assert segments(f"{title}. {summary}") == segments(title) + segments(summary), (title, summary)
+
+
+def test_a_corpus_of_pairs_scores_exactly_as_the_joined_texts() -> None:
+    import pickle
+    from awareness.core.models import StoredItem
+    from awareness.store.schema import utcnow
+
+    pairs = AWKWARD + [tuple(n.split(". ", 1)) for n in NEWS]
+    now = utcnow()
+    items = [StoredItem(id=n, guid=str(n), link=f"https://example.org/{n}", title=t, summary=s, published=now,
+                        first_seen=now, authors=[], tags=[], sources=["s"]) for n, (t, s) in enumerate(pairs)]
+    joined = Matcher([TEAM], corpus=[f"{t}. {s}" for t, s in pairs])
+    apart = Matcher([TEAM], corpus=pairs)
+    assert apart._prepared and not pickle.loads(pickle.dumps(apart))._prepared   # workers get no readings
+    assert joined.score(items) == apart.score(items) and not apart._prepared     # used up by scoring
+    assert joined.score_texts(pairs).tobytes() == apart.score_texts(pairs).tobytes()
+    assert any(m.terms for m in apart.score(items))
+
+
+def test_words_read_again_give_the_same_tokens_and_hit_keys() -> None:
+    # segments() and hit_keys() remember each word's token and key (issue 19): the same as made afresh.
+    from awareness.match import textnorm
+
+    texts = [t for pair in AWKWARD for t in pair] + NEWS + ["Walking groups: walkings, walks, falling falls"]
+    first = [textnorm.segments(t) for t in texts]
+    again = [textnorm.segments(t) for t in texts]
+    fresh = [[[(w, textnorm.fold(w)) for w, _ in seg] for seg in segs] for segs in first]
+    assert first == again == fresh
+    for segs in first:
+        for seg in segs:
+            assert textnorm.hit_keys(seg) == [textnorm.hit_key(w, k) for w, k in seg] == textnorm.hit_keys(seg)

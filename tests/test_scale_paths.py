@@ -200,3 +200,22 @@ def test_a_long_list_goes_over_several_connections_and_each_reader_gets_one_emai
         assert ctx.store.bulletin_count("team") == 40
     finally:
         ctx.close()
+
+
+def test_a_gathering_syncs_its_feeds_to_disk_once_at_the_end(
+        tmp_path: Path, http_server: LoopbackHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Feeds are committed unsynced (Store.unsynced, issue 19); refresh_sources makes them durable
+    # once they are all stored, before the run goes on to match and send.
+    from awareness.store.store import Store
+
+    http_server.routes["/one.xml"] = Route(_rss("one", 5))
+    http_server.routes["/two.xml"] = Route(_rss("two", 3))
+    http_server.routes["/broken.xml"] = Route(b"<html><body>Not a feed</body></html>", content_type="text/html")
+    events: list[str] = []
+    real_add, real_sync = Store.add_items, Store.sync
+    monkeypatch.setattr(Store, "add_items", lambda self, *a, **k: (events.append(f"add synced={k.get('synced')}"),
+                                                                   real_add(self, *a, **k))[1])
+    monkeypatch.setattr(Store, "sync", lambda self: (events.append("sync"), real_sync(self))[1])
+    report, stored = _gather(_deployment(tmp_path / "d", http_server))
+    assert len(stored) == 8 and set(report.errors) == {"broken"}
+    assert events == ["add synced=False", "add synced=False", "sync"]

@@ -101,3 +101,46 @@ def test_a_reused_title_with_a_different_summary_is_a_different_publication(stor
     later = store.add_items("b", [item("b", "2", "https://b.example/2", title,
                                        "Local authority spending on care for working-age adults rose by a fifth.")], now=NOW)
     assert len(later.new) == 1
+
+
+def test_a_gatherings_feeds_are_committed_unsynced_then_made_durable_at_once(store: Store, monkeypatch) -> None:
+    # Each feed's commit need not wait for the disk (issue 19); the pooled connection goes back
+    # synced (the ledger's commits must be), and sync() puts the write-ahead log on disk.
+    import os
+
+    from awareness.store import durable
+
+    sqlite = store.engine.dialect.name == "sqlite"
+    if sqlite:
+        with store.engine.connect() as conn:
+            synced = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+        with store.unsynced() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1      # NORMAL
+    added = store.add_items("a", [item("a", "g1", "https://a.example/1", "Unsynced but stored")], now=NOW,
+                            success=dict(every=timedelta(hours=1), etag='"e1"', last_modified=None), synced=False)
+    assert len(added.new) == 1 and store.source_states(["a"])[0].etag == '"e1"'
+    if sqlite:
+        for _ in range(3):     # whichever pooled connection comes next
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == synced
+    synced_files: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(durable.os, "fsync", lambda fd: (synced_files.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                              real_fsync(fd)))
+    store.sync()
+    assert synced_files == ([f"{store.engine.url.database}-wal"] if sqlite else [])
+
+
+def test_outside_wal_mode_an_unsynced_transaction_is_an_ordinary_one(tmp_path: Path) -> None:
+    s = Store(f"sqlite:///{tmp_path / 'j.db'}")
+    try:
+        with s.engine.connect() as conn:
+            synced = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+        with s.unsynced() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == synced
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        with s.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    finally:
+        s.close()

@@ -1,5 +1,5 @@
-"""The ``awareness`` command: a thin shell, one module per command group (``main`` is the entry point)."""
+"""The ``awareness`` command: a thin shell, one module per command group (``main`` is the click group, ``entry`` the console script)."""
 
-from .main import main
+from .main import entry, main
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]

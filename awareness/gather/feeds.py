@@ -94,6 +94,7 @@ def refresh_sources(store: Store, settings: Settings, chosen: list[Source], *, n
     try:
         fetch_all(requests, settings, on_result=handle)
         drain(as_completed(list(parsing)))
+        store.sync()      # the feeds' commits, written unsynced (Store.unsynced), durable from here
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -132,7 +133,7 @@ def _store_result(store: Store, source: Source, result: FetchResult, *, now: dat
         logger.info("%s: %s", source.id, warning)
     added = store.add_items(source.id, parsed.items, now=now, success=dict(   # one transaction (issue 19)
         every=source.every, etag=result.etag, last_modified=result.last_modified, new_url=moved,
-        warning="; ".join(parsed.warnings) or None))
+        warning="; ".join(parsed.warnings) or None), synced=False)     # refresh_sources syncs once at the end
     report.fetched += 1
     report.new_items += len(added.new)
     return len(added.new)

@@ -133,4 +133,5 @@ def matcher_for(store: Store, profiles: list[Profile], items: Sequence[StoredIte
     labelled: dict[tuple[str, str], list[Example]] = {}
     for profile in profiles:
         labelled.update(labelled_examples(store, profile.id))
-    return Matcher(profiles, corpus=[f"{i.title}. {i.summary}" for i in items], labelled=labelled)
+    # (title, summary) pairs: read once for the IDF and kept for scoring the same items
+    return Matcher(profiles, corpus=[(i.title, i.summary) for i in items], labelled=labelled)

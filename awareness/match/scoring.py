@@ -62,11 +62,13 @@ from typing import TYPE_CHECKING
 from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from ..core.models import Match, Profile, StoredItem, Topic
 from .place import PlaceFinder
-from .textnorm import Token, features, segments, term_key
+from .textnorm import Token, segments, term_key
 from .vocabulary import Vocabulary, everyday_keys
 from .explain import Explaining
 from .learning import Example, Learning
+from .reading import Prepared, Reading
 from .terms import Analysed, PhraseIndex, forms_found, incidence
+from .tfidf import Tfidf
 from .vectors import CALIBRATE, TopicVectors, topic_parts
 
 if TYPE_CHECKING:
@@ -90,18 +92,14 @@ EVERYDAY_SUPPORT = 0.02
 EVERYDAY_OTHER_WORDS = 0.5
 
 
-def _identity(doc: list[str]) -> list[str]:
-    """The analyzer: documents arrive already as feature lists (tokenised once)."""
-    return doc
-
-
-
-class Matcher(TopicVectors, Learning, Explaining):
+class Matcher(TopicVectors, Learning, Explaining, Reading):
     """Scores items against every topic of a set of profiles at once."""
 
-    def __init__(self, profiles: list[Profile], corpus: Iterable[str] = (),
+    def __init__(self, profiles: list[Profile], corpus: Iterable[str | tuple[str, str]] = (),
                  labelled: dict[tuple[str, str], list[Example]] | None = None,
                  feedback_from_corpus: bool = True) -> None:
+        """``corpus``: the stream's texts, for IDF and feedback; a (title, summary) pair reads as
+        the text ``f"{title}. {summary}"`` and what is read of it is kept for scoring that pair."""
         self.topic_keys: list[tuple[str, str]] = []
         self._topics: list[Topic] = []
         expanded_terms: list[list[str]] = []
@@ -142,6 +140,7 @@ class Matcher(TopicVectors, Learning, Explaining):
                 for key in forms_found(term_key(term)):
                     self._exclude_columns.setdefault(key, set()).add(j)
         self._phrases = PhraseIndex([*self._term_columns, *self._exclude_columns])
+        self._prepared: dict[tuple[str, str], Prepared] = {}   # corpus pairs read, until scored
         # Phrase -> topic incidence, so hits become two sparse products when scoring.
         phrases = sorted(set(self._term_columns) | set(self._exclude_columns))
         self._phrase_row = {key: r for r, key in enumerate(phrases)}
@@ -160,20 +159,17 @@ class Matcher(TopicVectors, Learning, Explaining):
         topic_docs = [doc for topic_parts in parts for docs_ in topic_parts.values() for doc in docs_]
         self._names: np.ndarray | None = None      # feature names, built when first explaining
         self._feature_words: dict[int, tuple[frozenset[str], bool]] = {}   # index -> (words, generic?)
-        from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: scikit-learn costs ~1 s at start
-
-        self._vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
-        # The corpus streams through the fit: its words and term hits are read once, and no
-        # list of every item's tokens is held (at national scale that was ~1 GB; issue 19).
+        # scikit-learn's TfidfVectorizer(sublinear_tf=True, dtype=float32), bit for bit, without its import
+        self._vectorizer = Tfidf()
+        # The corpus streams through the fit: each text is read once, and no list of every
+        # item's tokens and features is held (at national scale that was ~1 GB; issue 19).
         corpus_hits: list[set[tuple[str, ...]]] = []
         read = {"docs": 0, "words": False}
 
         def corpus_then_topics() -> Iterator[list[str]]:
-            for text in corpus:
-                segs = segments(text)
+            for doc, hits in self._read_corpus(corpus):
                 if feedback_from_corpus:
-                    corpus_hits.append(self._phrases.find(segs))
-                doc = features(segs)
+                    corpus_hits.append(hits)
                 read["docs"] += 1
                 read["words"] = read["words"] or bool(doc)
                 yield doc
@@ -181,7 +177,6 @@ class Matcher(TopicVectors, Learning, Explaining):
 
         try:
             counted = self._vectorizer.fit_transform(corpus_then_topics())
-            counted.sort_indices()    # as transform() gives them: the same sums in the same order
             self._fitted = True
         except ValueError:            # "empty vocabulary": nothing to learn words from
             if read["words"] or topic_docs:
@@ -237,12 +232,14 @@ class Matcher(TopicVectors, Learning, Explaining):
         title_hits: list[set[tuple[str, ...]]] = []
         body_hits: list[set[tuple[str, ...]]] = []
         segs: list[tuple[list[list[Token]], list[list[Token]]]] = []
+        prepared = self._prepared
         for title, summary in texts:
-            title_segs, body_segs = segments(title or ""), segments(summary or "")
-            title_features = features(title_segs)
-            docs.append(title_features * TITLE_REPEAT + features(body_segs))
-            title_hits.append(self._phrases.find(title_segs))
-            body_hits.append(self._phrases.find(body_segs))
+            ready = prepared.pop((title or "", summary or ""), None) if prepared else None
+            title_segs, body_segs, title_features, body_features, title_found, body_found = (
+                ready or self._prepare(title, summary))
+            docs.append(title_features * TITLE_REPEAT + body_features)
+            title_hits.append(title_found)
+            body_hits.append(body_found)
             segs.append((title_segs, body_segs))
         if self._fitted:
             vectors = self._vectorizer.transform(docs)

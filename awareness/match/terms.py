@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..core.lazy import np, snowballstemmer, sparse  # loaded when first used: numpy/scipy cost ~1 s at start
 from ..core.models import Profile
-from .textnorm import Token, hit_key
+from .textnorm import Token, hit_keys
 
 if TYPE_CHECKING:
     from snowballstemmer.basestemmer import BaseStemmer
@@ -36,7 +36,7 @@ class PhraseIndex:
         found: set[tuple[str, ...]] = set()
         lengths = self.lengths
         for seg in segs:
-            words = [hit_key(word, key) for word, key in seg]
+            words = hit_keys(seg)
             if lengths.keys().isdisjoint(words):       # the usual case: nothing to look at
                 continue
             for i, word in enumerate(words):

@@ -18,9 +18,12 @@ only when features for TF-IDF are built.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.lazy import snowballstemmer  # loaded when the first word is folded (issue 19)
@@ -28,7 +31,7 @@ from ..core.lazy import snowballstemmer  # loaded when the first word is folded 
 if TYPE_CHECKING:
     from snowballstemmer.basestemmer import BaseStemmer
 
-# scikit-learn's list, less words that carry meaning in health news ("fire
+# scikit-learn's ENGLISH_STOP_WORDS, less words that carry meaning in health news ("fire
 # safety", "bill", "living alone", "system", "detail", "first aid", "interest").
 _KEPT_WORDS = frozenset({
     "alone", "amount", "back", "bill", "bottom", "call", "co", "con", "cry", "de", "detail",
@@ -40,14 +43,33 @@ _KEPT_WORDS = frozenset({
 
 @lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
-    """The stop words, built on first use: importing scikit-learn costs ~1 s at start."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    """The stop words dropped from TF-IDF features: scikit-learn's list, less _KEPT_WORDS.
 
-    return frozenset(ENGLISH_STOP_WORDS) - _KEPT_WORDS
+    The list is read from scikit-learn's installed file without importing the package
+    (that import costs ~0.65 s, more than matching a small run): the file is one literal.
+    """
+    return _sklearn_stop_words() - _KEPT_WORDS
+
+
+def _sklearn_stop_words() -> frozenset[str]:
+    spec = importlib.util.find_spec("sklearn")          # finds the package, imports nothing
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "feature_extraction" / "_stop_words.py"
+        try:
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if (isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "ENGLISH_STOP_WORDS"
+                                                         for t in node.targets)
+                        and isinstance(node.value, ast.Call) and node.value.args):
+                    return frozenset(ast.literal_eval(node.value.args[0]))
+        except (OSError, SyntaxError, ValueError):
+            pass
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS   # laid out otherwise: ask it
+
+    return frozenset(ENGLISH_STOP_WORDS)
 
 
 def __getattr__(name: str) -> frozenset[str]:
-    """``textnorm.STOP_WORDS`` still reads as before, without importing scikit-learn up front."""
+    """``textnorm.STOP_WORDS`` reads as before, the list built on first use."""
     if name == "STOP_WORDS":
         return stop_words()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -102,14 +124,29 @@ def ascii_lower(text: str) -> str:
 Token = tuple[str, str]
 
 
+# Each distinct word's token, and its hit key, made once and reused: a run's items repeat a
+# vocabulary of some thousands of words, and looking one up is half the cost of making it (issue 19).
+_TOKENS: dict[str, Token] = {}
+_HIT_KEYS: dict[str, str] = {}
+_CACHED_WORDS = 200_000     # as many as fold() keeps
+
+
+def _token(word: str) -> Token:
+    token = (word, fold(word))
+    if len(_TOKENS) < _CACHED_WORDS:
+        _TOKENS[word] = token
+    return token
+
+
 def segments(text: str) -> list[list[Token]]:
     """Words of a text, grouped into segments that phrases may not cross."""
     text = _APOSTROPHE.sub("", _APOSTROPHE_S.sub("", ascii_lower(text)))
     out: list[list[Token]] = []
+    known = _TOKENS.get
     for part in _SEGMENT_BREAK.split(text):
         words = _WORD.findall(part)
         if words:
-            out.append([(w, fold(w)) for w in words])
+            out.append([known(w) or _token(w) for w in words])
     return out
 
 
@@ -118,6 +155,19 @@ def hit_key(word: str, key: str) -> str:
     if len(word) > 5 and (word.endswith("ing") or word.endswith("ings")):
         return key + "~ing"
     return key
+
+
+def hit_keys(seg: list[Token]) -> list[str]:
+    """``hit_key`` of each word of a segment (remembered per word: a word's key never changes)."""
+    known = _HIT_KEYS.get
+    return [known(word) or _hit_key(word, key) for word, key in seg]
+
+
+def _hit_key(word: str, key: str) -> str:
+    found = hit_key(word, key)
+    if len(_HIT_KEYS) < _CACHED_WORDS:
+        _HIT_KEYS[word] = found
+    return found
 
 
 def term_key(term: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from ..core.models import Topic
 from .textnorm import features, segments
+from .tfidf import normalize
 
 # How much each part of a topic shapes its vector (each part normalised first).
 PART_WEIGHTS = {"terms": 1.0, "title": 0.6, "description": 0.8, "examples": 0.8}
@@ -57,8 +58,6 @@ class TopicVectors:
         moved = (self._topic_vectors.astype(np.float32) + additions.astype(np.float32)).tocsr()
         moved.data = np.clip(moved.data, 0.0, None)
         moved.eliminate_zeros()
-        from sklearn.preprocessing import normalize  # lazy: scikit-learn costs ~1 s at start
-
         self._topic_vectors = normalize(moved).astype(np.float32).tocsr()
         self._set_block()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from . import dblock
+from . import dblock, durable
 from .dblock import retry_when_locked
 from .dedup import in_chunks
 from .itemwrite import add_feed_items
@@ -153,16 +154,26 @@ class Store:
 
     @retry_when_locked
     def add_items(self, source_id: str, new_items: Sequence[Item], *, now: datetime,
-                  success: dict[str, Any] | None = None) -> AddResult:
+                  success: dict[str, Any] | None = None, synced: bool = True) -> AddResult:
         """Store what a source gave us; one item per story however many sources carry it (``itemwrite``).
 
         ``success``: ``record_success``'s arguments, recorded in the same transaction
         (one commit per feed, not two: on SQLite each commit is a disk sync, issue 19).
+        ``synced=False``: SQLite need not sync this commit to disk; the caller calls ``sync()``
+        once its batch is written (a gathering's feeds: see ``unsynced``).
         """
-        with self.engine.begin() as conn:
+        with self.unsynced() if not synced else self.engine.begin() as conn:
             if success is not None:
                 self._record_success(conn, source_id, now=now, **success)
             return add_feed_items(conn, source_id, new_items, now=now)
+
+    def unsynced(self) -> AbstractContextManager[Connection]:
+        """A transaction whose commit SQLite need not sync to disk (``durable.unsynced``)."""
+        return durable.unsynced(self.engine)
+
+    def sync(self) -> None:
+        """Make every commit so far durable (``durable.sync``)."""
+        durable.sync(self.engine)
 
     def items_since(self, since: datetime, *, source_ids: Iterable[str] | None = None,
                     item_ids: Iterable[int] | None = None) -> list[StoredItem]:
