@@ -91,6 +91,7 @@ class SameStory:
         if not self._telling(it.title_key):
             return None
         b = it.summary[:400].lower()
+        similar = _SimilarTo(b)
         for item_id, summary, published in self.by_title.get(it.title_key, ()):
             origins = self.origins.get(item_id, {})
             a = summary[:400].lower()
@@ -98,11 +99,11 @@ class SameStory:
                 # The same source, another URL: another document of that title ("Board papers" each
                 # month), unless it carries the very same date (a site that moved, listed again).
                 if it.published is not None and self._close(published, it, self.SAME_DATE) \
-                        and (not a or not b or _similar(a, b, 0.8)):
+                        and (not a or not b or similar(a, 0.8)):
                     return item_id
                 continue
             if a and b:
-                if self._close(published, it, self.NEAR) and _similar(a, b, 0.8):
+                if self._close(published, it, self.NEAR) and similar(a, 0.8):
                     return item_id
             elif set(origins.values()) - {self.kind} and self._close(published, it, self.PAIR):
                 return item_id  # a feed and a spider listing saw the same document
@@ -125,7 +126,19 @@ def in_chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
         yield seq[i:i + n]
 
 
-def _similar(a: str, b: str, at_least: float) -> bool:
-    """SequenceMatcher's ratio() >= at_least, with its cheap upper bounds tried first (same answer)."""
-    m = difflib.SequenceMatcher(None, a, b)
-    return m.real_quick_ratio() >= at_least and m.quick_ratio() >= at_least and m.ratio() >= at_least
+class _SimilarTo:
+    """Whether SequenceMatcher's ratio() of (a, b) >= at_least, for one ``b`` and many ``a``,
+    its cheap upper bounds tried first (the same answer).  SequenceMatcher indexes its second
+    sequence, so a new item's summary is indexed once for all the stored ones of its title
+    (a national first poll compares tens of thousands of such pairs; issue 19)."""
+
+    def __init__(self, b: str) -> None:
+        self._matcher: difflib.SequenceMatcher[str] | None = None
+        self._b = b
+
+    def __call__(self, a: str, at_least: float) -> bool:
+        if self._matcher is None:
+            self._matcher = difflib.SequenceMatcher(None, "", self._b)
+        m = self._matcher
+        m.set_seq1(a)
+        return m.real_quick_ratio() >= at_least and m.quick_ratio() >= at_least and m.ratio() >= at_least
