@@ -89,6 +89,13 @@ def _deployment(where: Path, http: LoopbackHTTPServer) -> Path:
     return config
 
 
+def _serve_two_feeds_and_a_broken_one(http_server: LoopbackHTTPServer) -> None:
+    """Feeds "one" (5 items) and "two" (3), and "broken", a page that is not a feed."""
+    http_server.routes["/one.xml"] = Route(_rss("one", 5))
+    http_server.routes["/two.xml"] = Route(_rss("two", 3))
+    http_server.routes["/broken.xml"] = Route(b"<html><body>Not a feed</body></html>", content_type="text/html")
+
+
 def _gather(config: Path) -> tuple[pipeline.GatherReport, list[tuple[str, str]]]:
     ctx = pipeline.open_context(load_settings(config, environ={"AWARENESS_SECRET_KEY": "k"}))
     try:
@@ -101,9 +108,7 @@ def _gather(config: Path) -> tuple[pipeline.GatherReport, list[tuple[str, str]]]
 
 def test_parsing_in_worker_processes_stores_the_same_items_and_errors(
         tmp_path: Path, http_server: LoopbackHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    http_server.routes["/one.xml"] = Route(_rss("one", 5))
-    http_server.routes["/two.xml"] = Route(_rss("two", 3))
-    http_server.routes["/broken.xml"] = Route(b"<html><body>Not a feed</body></html>", content_type="text/html")
+    _serve_two_feeds_and_a_broken_one(http_server)
     plain_report, plain_items = _gather(_deployment(tmp_path / "plain", http_server))
     monkeypatch.setattr(parsepool, "POOL_FROM", 1)
     monkeypatch.setattr(parsepool.os, "cpu_count", lambda: 2)
@@ -208,9 +213,7 @@ def test_a_gathering_syncs_its_feeds_to_disk_once_at_the_end(
     # once they are all stored, before the run goes on to match and send.
     from awareness.store.store import Store
 
-    http_server.routes["/one.xml"] = Route(_rss("one", 5))
-    http_server.routes["/two.xml"] = Route(_rss("two", 3))
-    http_server.routes["/broken.xml"] = Route(b"<html><body>Not a feed</body></html>", content_type="text/html")
+    _serve_two_feeds_and_a_broken_one(http_server)
     events: list[str] = []
     real_add, real_sync = Store.add_items, Store.sync
     monkeypatch.setattr(Store, "add_items", lambda self, *a, **k: (events.append(f"add synced={k.get('synced')}"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..core.lazy import np, sparse  # numpy/scipy load when first used: they cost ~1 s at start
 from .textnorm import segments, surface_forms
+from .matchpool import match_slice
 from .terms import Analysed
 
 # (title, summary, relevant?) for one topic, from feedback and judgements.
@@ -25,7 +26,6 @@ PRF_SHARE = 0.02
 PRF_MARGIN = 0.25
 PRF_WEIGHT = 0.5
 PRF_KEEP = 200             # new words a topic may take from the corpus
-PRF_SLICE_CELLS = 2_000_000   # corpus items x topics scored at a time while choosing
 # Judged examples (feedback, a librarian's include/exclude): Rocchio weights.
 ROCCHIO_POSITIVE = 0.5    # 0.4-1.5 tried (bench/matching.md, ideas 8, 11, 13): 0.5 loses least
 ROCCHIO_NEGATIVE = 0.25
@@ -110,7 +110,7 @@ class Learning:
         # pairs: all at once, 50,000 items x 2,000 topics made several dense 400 MB arrays,
         # the match phase's peak memory at national scale (issue 19).
         found_topics, found_items, found_scores = [], [], []
-        step = max(50, PRF_SLICE_CELLS // max(len(self._topics), 1))
+        step = match_slice(len(self._topics))      # the same bound on scores held as scoring's
         for start in range(0, len(hits), step):
             part = hits[start:start + step]
             scores = self._scores(Analysed(vectors[start:start + step], part, [set()] * len(part)))
