@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from conftest import ROOT, chromium_path, need_system
 from screenshot import CHROMIUM_ARGS
@@ -30,6 +31,10 @@ from webworld import PASSWORD, Site, build_site, close_site
 pytestmark = pytest.mark.chromium
 
 SHOTS = ROOT / "var" / "screenshots"
+
+# A click submits a form and returns before the next page has loaded: every check of
+# what a page shows waits for it (expect), with room for a loaded CI machine.
+expect.set_options(timeout=20_000)
 
 
 class LiveServer:
@@ -166,13 +171,13 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
 
     page.get_by_label("Email address").fill("not an address")
     page.get_by_role("button", name="Subscribe").click()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     audit.look("profile-error")
 
     page.get_by_label("Email address").fill("reader@trust.example.nhs.uk")
     page.get_by_label("Maternity and perinatal care").uncheck()
     page.get_by_role("button", name="Subscribe").click()
-    assert page.get_by_role("heading", name="Check your email").is_visible()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     audit.look("check-email")
 
     confirmation = site.mails_to("reader@trust.example.nhs.uk")
@@ -180,7 +185,7 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
     page.goto(_link(confirmation[0], r"/confirm/"))
     audit.look("confirm")
     page.get_by_role("button", name="Confirm subscription").click()
-    assert page.get_by_role("heading", name="Subscription confirmed").is_visible()
+    expect(page.get_by_role("heading", name="Subscription confirmed")).to_be_visible()
     audit.look("confirmed")
 
     _in_thread(site.run)                          # the next bulletin goes out
@@ -191,27 +196,27 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
     assert "Preventing falls in older people" in text and "Maternity and neonatal" not in text
 
     page.goto(_link(bulletin, r"/bulletins/\d+"))    # "View in browser"
-    assert page.get_by_role("heading", name="Frailty and older people").is_visible()
+    expect(page.get_by_role("heading", name="Frailty and older people")).to_be_visible()
     audit.look("bulletin")
     page.goto(f"{base}/profiles/ph-team/bulletins")
     audit.look("archive")
     page.get_by_label("Search past bulletins").fill("falls older people")
     page.get_by_role("button", name="Search").click()
-    assert page.get_by_role("heading", name=re.compile("found for")).is_visible()
-    assert page.get_by_role("link", name=re.compile("^Preventing falls in older people")).first.is_visible()
+    expect(page.get_by_role("heading", name=re.compile("found for"))).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("^Preventing falls in older people")).first).to_be_visible()
     audit.look("archive-search")
 
     page.goto(_link(bulletin, r"/manage/"))          # the footer's "Manage your subscriptions"
-    assert page.get_by_role("heading", name="Your subscriptions").is_visible()
+    expect(page.get_by_role("heading", name="Your subscriptions")).to_be_visible()
     assert "Comes every Monday" in page.content()
     page.get_by_label("Weekly digest").check()
     page.get_by_role("button", name="Save how often Public Health Team comes").click()
-    assert page.get_by_role("status").inner_text().startswith("Saved: Public Health Team comes every Monday, as a digest")
-    assert page.get_by_label("Weekly digest").is_checked()
+    expect(page.get_by_role("status")).to_have_text(re.compile("^" + re.escape("Saved: Public Health Team comes every Monday, as a digest")), use_inner_text=True)
+    expect(page.get_by_label("Weekly digest")).to_be_checked()
     audit.look("manage")
     page.get_by_label("Pause Public Health Team").check()
     page.get_by_role("button", name="Save how often Public Health Team comes").click()
-    assert "is paused" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("is paused", use_inner_text=True)
     audit.look("manage-paused")
     page.get_by_label("Pause Public Health Team").uncheck()
     page.get_by_role("button", name="Save how often Public Health Team comes").click()
@@ -220,10 +225,10 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
     html = bulletin.get_body(preferencelist=("html",)).get_content()
     not_relevant = re.findall(r'href="([^"]*/f/[^"]+)"', html)[1]
     page.goto(not_relevant)
-    assert page.get_by_role("heading", name="Mark this item as not relevant?").is_visible()
+    expect(page.get_by_role("heading", name="Mark this item as not relevant?")).to_be_visible()
     audit.look("feedback-confirm")
     page.get_by_role("button", name="Yes, mark as not relevant").click()
-    assert page.get_by_role("heading", name="Thank you for your feedback").is_visible()
+    expect(page.get_by_role("heading", name="Thank you for your feedback")).to_be_visible()
     assert "not relevant" in page.content()
     audit.look("feedback")
     with site.store.engine.connect() as conn:
@@ -236,7 +241,7 @@ def test_reader_subscribes_confirms_reads_gives_feedback_and_unsubscribes(live: 
         assert conn.execute(sa.select(subscribers.c.id).where(
             subscribers.c.email == "reader@trust.example.nhs.uk")).first(), "opening the page changes nothing"
     page.get_by_role("button", name="Unsubscribe").click()
-    assert page.get_by_role("heading", name="You have been unsubscribed").is_visible()
+    expect(page.get_by_role("heading", name="You have been unsubscribed")).to_be_visible()
     audit.look("unsubscribed")
     with site.store.engine.connect() as conn:
         assert conn.execute(sa.select(subscribers.c.id).where(
@@ -254,21 +259,22 @@ def test_librarian_edits_a_term_sees_the_preview_change_and_saves(live: tuple[Si
     page.get_by_label("Email address").fill("librarian@example.nhs.uk")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_role("heading", name="Profiles").is_visible()
+    expect(page.get_by_role("heading", name="Profiles")).to_be_visible()
     audit.look("profiles")
 
     page.get_by_role("link", name="Public Health Team").first.click()
-    assert page.get_by_role("heading", name="Preview of the next bulletin").is_visible()
+    expect(page.get_by_role("heading", name="Preview of the next bulletin")).to_be_visible()
     audit.look("profile")
 
     page.get_by_role("button", name=re.compile("Exclude.*Hip fracture outcomes")).first.click()
     decisions = page.locator("#judgements + .table-wrap")
-    assert "Hip fracture outcomes" in decisions.inner_text() and "Excluded" in decisions.inner_text()
+    expect(decisions).to_contain_text("Hip fracture outcomes", use_inner_text=True)
+    expect(decisions).to_contain_text("Excluded", use_inner_text=True)
     frailty = page.get_by_role("region", name=re.compile("^Frailty and older people"))
-    assert "excluded by librarian@example.nhs.uk" in frailty.inner_text()
+    expect(frailty).to_contain_text("excluded by librarian@example.nhs.uk", use_inner_text=True)
     audit.look("judgements")
     page.get_by_role("button", name=re.compile("Undo.*Hip fracture outcomes")).click()
-    assert "None yet" in page.content()
+    expect(page.locator("body")).to_contain_text("None yet")
 
     page.get_by_role("link", name="Edit this profile").click()
     audit.look("editor")
@@ -280,23 +286,22 @@ def test_librarian_edits_a_term_sees_the_preview_change_and_saves(live: tuple[Si
     editor.fill(edited)
     page.get_by_role("button", name="Check and preview changes").click()
     diff = page.get_by_role("region", name="What this edit would change")
-    assert "would be added" in diff.inner_text()
-    assert "Hospital car parking procurement framework renewed" in diff.inner_text()
+    expect(diff).to_contain_text("would be added", use_inner_text=True)
+    expect(diff).to_contain_text("Hospital car parking procurement framework renewed", use_inner_text=True)
     audit.look("editor-diff")
 
     page.get_by_role("button", name="Save").click()
-    assert page.get_by_role("status").is_visible()
+    expect(page.get_by_role("status")).to_be_visible()
     audit.look("editor-saved")
     assert "car parking" in (site.root / "profiles" / "ph-team.yaml").read_text()
 
     page.goto(f"{base}/librarian/ph-team")
     maternity = page.get_by_role("region", name=re.compile("^Maternity and perinatal care"))
-    assert "Hospital car parking procurement framework renewed" in maternity.inner_text()
-
+    expect(maternity).to_contain_text("Hospital car parking procurement framework renewed", use_inner_text=True)
     page.goto(f"{base}/librarian/ph-team/edit")
     page.get_by_label("Profile (YAML)").fill(edited.replace("lookback_days: 14", "lookback_days: lots"))
     page.get_by_role("button", name="Save").click()
-    assert "ph-team.yaml:5" in page.get_by_role("alert").inner_text()
+    expect(page.get_by_role("alert")).to_contain_text("ph-team.yaml:5", use_inner_text=True)
     audit.look("editor-error")
 
     assert not audit.problems, "\n".join(audit.problems)
@@ -311,20 +316,20 @@ def test_admin_sees_sources_runs_and_subscribers_and_runs_now(live: tuple[Site, 
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{base}/admin")
     page.get_by_role("button", name="Run now for Public Health Team").click()
-    assert page.get_by_role("heading", name="Run now for Public Health Team?").is_visible(), "asks first"
+    expect(page.get_by_role("heading", name="Run now for Public Health Team?"), "asks first").to_be_visible()
     audit.look("admin-run-confirm")
     page.get_by_role("button", name="Dry run: show what would go, send nothing").click()
-    assert page.get_by_text("Nothing was sent and nothing was marked sent").is_visible()
+    expect(page.get_by_text("Nothing was sent and nothing was marked sent")).to_be_visible()
     audit.look("admin-dry-run")
     page.get_by_role("button", name="Yes, send now").click()
-    assert page.get_by_role("status").is_visible()
+    expect(page.get_by_role("status")).to_be_visible()
     from awareness.store.runlog import list_runs
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not list_runs(site.store) or list_runs(site.store)[0].finished is None):
         time.sleep(0.1)
     page.goto(f"{base}/admin")
-    assert page.get_by_role("table", name="Sources and their health").is_visible()
-    assert "working" in page.get_by_role("table", name="Sources and their health").inner_text()
+    expect(page.get_by_role("table", name="Sources and their health")).to_be_visible()
+    expect(page.get_by_role("table", name="Sources and their health")).to_contain_text("working", use_inner_text=True)
     audit.look("admin")
     assert not audit.problems, "\n".join(audit.problems)
 
@@ -338,23 +343,23 @@ def test_librarian_edits_a_topic_in_the_form_and_admin_manages_users(live: tuple
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{base}/librarian/ph-team")
     page.get_by_role("link", name="Edit the topics").click()
-    assert page.get_by_role("heading", name="Topics of Public Health Team").is_visible()
+    expect(page.get_by_role("heading", name="Topics of Public Health Team")).to_be_visible()
     terms = page.get_by_label("Terms for Maternity and perinatal care")
     assert terms.input_value().split("\n")[0] == "maternity"
     terms.fill(terms.input_value() + "\ncar parking")
     page.get_by_label("Threshold for Frailty and older people").fill("0.25")
     page.get_by_role("button", name="Check and preview changes").click()
     diff = page.get_by_role("region", name="What this edit would change")
-    assert "Hospital car parking procurement framework renewed" in diff.inner_text()
+    expect(diff).to_contain_text("Hospital car parking procurement framework renewed", use_inner_text=True)
     audit.look("topics")
     page.get_by_role("button", name="Save").click()
-    assert page.get_by_role("status").inner_text().startswith("Saved.")
+    expect(page.get_by_role("status")).to_have_text(re.compile("^" + re.escape("Saved.")), use_inner_text=True)
     saved = (site.root / "profiles" / "ph-team.yaml").read_text()
     assert "terms: [maternity, midwifery, perinatal, antenatal, postnatal, car parking]" in saved
     assert "threshold: 0.25" in saved
     page.get_by_label("Threshold for Frailty and older people").fill("very strict")
     page.get_by_role("button", name="Save").click()
-    assert "the threshold must be a number from 0 to 1" in page.get_by_role("alert").inner_text()
+    expect(page.get_by_role("alert")).to_contain_text("the threshold must be a number from 0 to 1", use_inner_text=True)
     audit.look("topics-error")
     page.get_by_role("button", name="Log out").click()
 
@@ -365,17 +370,17 @@ def test_librarian_edits_a_topic_in_the_form_and_admin_manages_users(live: tuple
     page.goto(f"{base}/admin")
     page.get_by_role("link", name="Users").first.click()
     accounts = page.get_by_role("table", name="Accounts")
-    assert "librarian@example.nhs.uk" in accounts.inner_text()
+    expect(accounts).to_contain_text("librarian@example.nhs.uk", use_inner_text=True)
     page.get_by_role("button", name="Disable librarian@example.nhs.uk").click()
-    assert "is disabled" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("is disabled", use_inner_text=True)
     page.get_by_role("button", name="Enable librarian@example.nhs.uk").click()
     page.get_by_label("Public Health Team for librarian@example.nhs.uk").check()
     page.get_by_role("button", name="Save profiles of librarian@example.nhs.uk").click()
-    assert page.get_by_label("Public Health Team for librarian@example.nhs.uk").is_checked()
+    expect(page.get_by_label("Public Health Team for librarian@example.nhs.uk")).to_be_checked()
     page.get_by_role("button", name="Reset password of librarian@example.nhs.uk").click()
-    assert "shown only now" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("shown only now", use_inner_text=True)
     audit.look("users")
     page.get_by_role("button", name="Remove librarian@example.nhs.uk").click()
-    assert page.get_by_role("heading", name="Remove librarian@example.nhs.uk?").is_visible()
+    expect(page.get_by_role("heading", name="Remove librarian@example.nhs.uk?")).to_be_visible()
     audit.look("user-remove")
     assert not audit.problems, "\n".join(audit.problems)
