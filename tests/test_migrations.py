@@ -124,3 +124,48 @@ def test_opening_a_store_at_the_latest_revision_touches_nothing(tmp_path: Path) 
         store.sync_subscribers("p", ["a@example.org"], now=utcnow())
     finally:
         store.close()
+
+
+def test_matches_rekeyed_by_profile_keep_every_row_and_read_back_the_same(database_url: str) -> None:
+    """0008 re-keys matches (profile, item, topic): a bulletin's matches survive the upgrade, and
+    a profile's many items read as one range give what item-by-item reading gives."""
+    from alembic import command
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    engine = create_engine(database_url)
+    now = utcnow()
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "0007_users_disabled")
+        conn.execute(sa.text("INSERT INTO sources (id, url, name, kind, consecutive_failures) "
+                             "VALUES ('s', 'https://example.org/feed', 'S', 'feed', 0)"))
+        conn.execute(metadata.tables["items"].insert(), [
+            dict(id=n, guid=f"g{n}", link=f"https://example.org/{n}", title=f"Item {n}", summary="", published=now,
+                 first_seen=now, authors=[], tags=[], content_hash=f"h{n}", title_key=f"item {n}")
+            for n in range(1, 2301)])
+        rows = [dict(item=n, profile=profile, topic=topic, score=(n % 97) / 100 + (0.005 if topic == "b" else 0),
+                     terms=f'["term {n}"]')
+                for n in range(1, 2301) for profile in ("frailty", "maternity") for topic in ("a", "b")
+                if (n + len(profile)) % 3]
+        conn.execute(sa.text("INSERT INTO matches (item_id, profile_id, topic_id, score, terms, local) "
+                             "VALUES (:item, :profile, :topic, :score, :terms, false)"), rows)
+    assert upgrade(engine) == ("0007_users_disabled", head_revision())
+    assert _diffs(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM matches")).scalar_one() == len(rows)
+        if conn.dialect.name == "sqlite":
+            table_sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'matches'")).scalar_one()
+            assert "WITHOUT ROWID" in table_sql
+    engine.dispose()
+
+    store = Store(database_url)
+    try:
+        wanted = [n for n in range(1, 2301) if n % 7]   # more than a range read needs, with gaps
+        whole = store.matches_for(wanted, "frailty")
+        one_by_one = {n: found for n in wanted for n, found in store.matches_for([n], "frailty").items()}
+        assert whole == one_by_one and len(whole) > 1000
+        assert all(m.profile_id == "frailty" for found in whole.values() for m in found)
+        assert all([m.score for m in found] == sorted((m.score for m in found), reverse=True)
+                   for found in whole.values())
+        assert whole[1][0].terms == ("term 1",)
+    finally:
+        store.close()

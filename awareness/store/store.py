@@ -24,6 +24,7 @@ from .dblock import retry_when_locked
 from .dedup import in_chunks
 from .itemwrite import add_feed_items
 from .judged import apply_judgements
+from .matchread import read_matches
 from .migrations import ensure_schema
 from .schema import (AddResult, SourceState, bulletin_pages, bulletins, deliveries, item_sources, items,
                      matches, profile_runs, sources, subscribers, suppressions)
@@ -241,38 +242,10 @@ class Store:
                 _insert_matches(conn, found)
 
     def matches_for(self, item_ids: Iterable[int], profile_id: str | None = None) -> dict[int, list[Match]]:
-        """Each item's verdicts, strongest first.
-
-        On SQLite the query goes straight to the driver and terms are decoded here:
-        SQLAlchemy's work per query and per row was most of composing (issue 7)."""
-        out: dict[int, list[Match]] = {}
+        """Each item's verdicts, strongest first, with the librarian's judgements applied."""
         ids = list(item_ids)
-        decoded: dict[str, tuple[str, ...]] = {}   # the same reasons recur across items: decode each once
-        columns = (matches.c.item_id, matches.c.profile_id, matches.c.topic_id, matches.c.score,
-                   sa.type_coerce(matches.c.terms, sa.Text), matches.c.local)
         with self.engine.connect() as conn:
-            for chunk in in_chunks(ids, 500):
-                if conn.dialect.name == "sqlite":
-                    where = f"item_id IN ({', '.join('?' * len(chunk))})"
-                    params: tuple[Any, ...] = tuple(chunk)
-                    if profile_id is not None:
-                        where, params = where + " AND profile_id = ?", params + (profile_id,)
-                    rows: Any = conn.exec_driver_sql(
-                        "SELECT item_id, profile_id, topic_id, score, terms, local FROM matches "
-                        f"WHERE {where} ORDER BY score DESC", params)
-                else:
-                    q = sa.select(*columns).where(matches.c.item_id.in_(chunk))
-                    if profile_id is not None:
-                        q = q.where(matches.c.profile_id == profile_id)
-                    rows = conn.execute(q.order_by(matches.c.score.desc()))
-                for item_id, profile, topic_id, score, terms, local in rows:
-                    if isinstance(terms, str):      # PostgreSQL's driver hands JSON over decoded
-                        reasons = decoded.get(terms)
-                        if reasons is None:
-                            reasons = decoded[terms] = tuple(json.loads(terms) or ())
-                    else:
-                        reasons = tuple(terms or ())
-                    out.setdefault(item_id, []).append(Match(item_id, profile, topic_id, score, reasons, bool(local)))
+            out = read_matches(conn, ids, profile_id)
             apply_judgements(conn, out, ids, profile_id)
         return out
 
