@@ -6,6 +6,7 @@ List-Id, one-click List-Unsubscribe (RFC 8058), Auto-Submitted, Reply-To the pro
 from __future__ import annotations
 
 import binascii
+from functools import lru_cache
 import email.policy
 import re
 import secrets
@@ -35,26 +36,26 @@ def build_message(*, rendered: Rendered, sender: str, to: str, profile: Profile,
     ``unsubscribe_mailto`` leaves the mailto out of List-Unsubscribe.
     """
     msg = EmailMessage(policy=email.policy.default)
-    msg["From"] = sender
+    _put(msg, "From", sender)
     msg["To"] = to
-    msg["Subject"] = rendered.subject
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    _put(msg, "Subject", rendered.subject)
+    _put(msg, "Date", format_datetime(datetime.now(timezone.utc).replace(microsecond=0)))
     msg["Message-ID"] = _message_id(message_id_domain)
     owner_name, owner_address = parseaddr(profile.owner) if profile.owner else ("", "")
     if "@" in owner_address:
         # Replies reach the librarian who tunes the profile, not an unread sender mailbox.
-        msg["Reply-To"] = str(Address(display_name=owner_name, addr_spec=owner_address))
+        _put(msg, "Reply-To", str(Address(display_name=owner_name, addr_spec=owner_address)))
     if unsubscribe_url is not None:
-        msg["List-Id"] = f"{_phrase(profile.name)} <{profile.id}.{list_domain}>"
+        _put(msg, "List-Id", f"{_phrase(profile.name)} <{profile.id}.{list_domain}>")
         targets = [f"<{unsubscribe_url}>"]
         if unsubscribe_mailto:   # only a mailbox someone reads: Awareness sends with none (issue 17)
             mailto = unsubscribe_mailto if unsubscribe_mailto.startswith("mailto:") else f"mailto:{unsubscribe_mailto}"
             targets.append(f"<{mailto}>")
         msg["List-Unsubscribe"] = RawListHeader("List-Unsubscribe", ", ".join(targets))
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg["Precedence"] = "bulk"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["MIME-Version"] = "1.0"
+        _put(msg, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+        _put(msg, "Precedence", "bulk")
+    _put(msg, "Auto-Submitted", "auto-generated")
+    _put(msg, "MIME-Version", "1.0")
     msg.make_alternative()
     msg.attach(_text_part(rendered.text, "plain"))
     msg.attach(_text_part(rendered.html, "html"))
@@ -86,17 +87,34 @@ def _text_part(text: str, subtype: str) -> MIMEPart:
     part = MIMEPart(policy=email.policy.default)
     data = text.encode("utf-8")
     lines = data.splitlines()
-    if _is_7bit(data, lines):
-        part.set_content(text, subtype=subtype, charset="utf-8", cte="7bit")
+    if _is_7bit(data, lines):   # what set_content(cte="7bit") makes, without parsing the same headers again
+        _put(part, "Content-Type", f'text/{subtype}; charset="utf-8"')
+        _put(part, "Content-Transfer-Encoding", "7bit")
+        part.set_payload(b"\n".join(lines).decode("ascii") + "\n")
         return part
     limit = part.policy.max_line_length or 78
     if max((len(line) for line in lines), default=0) <= limit or not _qp_is_shorter(lines[:10]):
         part.set_content(text, subtype=subtype, charset="utf-8")
         return part
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
-    part["Content-Transfer-Encoding"] = "quoted-printable"
+    _put(part, "Content-Type", f'text/{subtype}; charset="utf-8"')
+    _put(part, "Content-Transfer-Encoding", "quoted-printable")
     part.set_payload(binascii.b2a_qp(b"\n".join(lines) + b"\n", istext=True).decode("ascii"))
     return part
+
+
+def _put(msg: MIMEPart, name: str, value: str) -> None:
+    """``msg[name] = value`` for a header most messages of a run share (issue 19).
+
+    Parsing a header into the email package's header object is most of the cost of
+    building a message; a bulletin's sender, subject, list headers and part headers are
+    the same for every reader, so each is parsed once and the (immutable) object reused.
+    """
+    msg.set_raw(*_parsed(name, value))
+
+
+@lru_cache(maxsize=4096)
+def _parsed(name: str, value: str) -> tuple[str, str]:
+    return email.policy.default.header_store_parse(name, value)
 
 
 def _is_7bit(data: bytes, lines: list[bytes]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable
+from concurrent import futures
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 from . import archive, frequency, refusals, webhook
 from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
 from .personalise import LinkPersonaliser
-from .subscriptions import chosen_topics, subscriber_key, subscriber_keys
+from .subscriptions import chosen_topics, subscriber_key, subscriber_keys, topics_by_subscriber
 from .tokens import FEEDBACK_PATH, Signer
 from .parallel import ParallelSender, open_sender
 from .message import bulletin_message
@@ -38,7 +39,6 @@ from ..store.store import Store
 
 logger = logging.getLogger(__name__)
 
-PARALLEL_FROM = 16   # subscribers of a profile before its messages go over several connections at once
 
 
 class Run(Protocol):
@@ -111,12 +111,14 @@ def compose_for(ctx: Run, profile: Profile, subscriber_id: int, *, now: datetime
     if cache is None:
         already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
         already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
+        wanted = chosen_topics(ctx.store, subscriber_id)   # a web subscriber's topic choice; empty: all
     else:   # the profile's readers at once: only the shared candidates can be in a bulletin (issue 19)
         if "delivered" not in cache:
             cache["delivered"] = ledger.delivered_by_subscriber(ctx.store, profile.id, cache["ids"])
             cache["refused"] = refusals.refused_by_subscriber(ctx.store, profile.id, cache["ids"])
+            cache["topics"] = topics_by_subscriber(ctx.store, profile.id)
         already = cache["delivered"].get(subscriber_id, set()) | cache["refused"].get(subscriber_id, set())
-    wanted = chosen_topics(ctx.store, subscriber_id)   # a web subscriber's topic choice; empty: all
+        wanted = cache["topics"].get(subscriber_id, set())
     key = None if cache is None else (frozenset(already & cache["ids"]), frozenset(wanted))
     if key is not None and key in cache:
         return cache[key]
@@ -172,6 +174,7 @@ class _Sending:
     transport: ParallelSender | None = None
     unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
     window_items: dict[Any, Any] = field(default_factory=dict)   # items in a lookback window, loaded once
+    answered: bool = False   # the mail server has accepted a message of this run
 
 
 def send_due_bulletins(ctx: Run, *, now: datetime | None = None, force: bool = False,
@@ -246,7 +249,6 @@ def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _S
     personaliser = LinkPersonaliser(ctx.composer)
     keys = subscriber_keys(ctx.store, profile.id)
     in_flight: deque[_Outgoing] = deque()
-    serial = len(ids) < PARALLEL_FROM   # a small list goes one by one, in the order of its subscribers
     try:
         for address, subscriber_id in ids.items():
             if STOP.is_set() and not dry_run:
@@ -283,9 +285,11 @@ def _send_profile(ctx: Run, profile: Profile, report: ProfileReport, sending: _S
             message = bulletin_message(ctx.settings, profile, address, rendered, links.unsubscribe)
             in_flight.append(_Outgoing(address, subscriber_id, bulletin, rendered, message, page_id,
                                        sending.transport.submit(message)))
-            # Keep a few messages per connection in flight; once that many are out, write the ledger for
-            # every one the server has accepted, together (SIGTERM still ends with the last settle below).
-            if serial or len(in_flight) >= 2 * sending.transport.connections:
+            # Until the server has taken one message, one goes at a time: a server that is down is retried
+            # by one connection, not by all of them.  Then keep a few messages per connection in flight; once
+            # that many are out, write the ledger for every one the server has accepted, together (SIGTERM
+            # still ends with the last settle below).
+            if not sending.answered or len(in_flight) >= 2 * sending.transport.connections:
                 _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True)
     finally:   # whatever broke off the loop, what the server accepted goes in the ledger
         _settle(ctx, profile, report, sending, sent_items, now, in_flight, wait=True, every=True)
@@ -344,16 +348,32 @@ def _failed(error: DeliveryError) -> Future[None]:
 def _settle(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, sent_items: set[int],
             now: datetime, in_flight: "deque[_Outgoing] | list[_Outgoing]", *, wait: bool = False,
             every: bool = False) -> None:
-    """Take the finished messages off the front of ``in_flight``, in order: the accepted ones
-    go in the ledger together (one transaction), each failure is reported and kept as before.
+    """Take every finished message off ``in_flight``: the accepted ones go in the ledger together
+    (one transaction), each failure is reported and kept as before.
 
-    ``wait`` waits for the first one; ``every`` for all of them (the end of a profile).
+    ``wait`` waits until at least one has finished; ``every`` until all have (the end of a
+    profile).  It never waits while it holds an accepted message the ledger lacks: a run
+    killed while the server sits on one message has recorded every other it accepted.
     """
     queue = in_flight if isinstance(in_flight, deque) else deque(in_flight)
+    while queue:
+        finished = [out for out in queue if out.done.done()]
+        if finished:
+            for out in finished:
+                queue.remove(out)
+            _record(ctx, profile, report, sending, sent_items, now, finished)
+            wait = every
+            continue
+        if not wait:
+            return
+        futures.wait([out.done for out in queue], return_when=futures.FIRST_COMPLETED)
+
+
+def _record(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, sent_items: set[int],
+            now: datetime, finished: list[_Outgoing]) -> None:
+    """Finished messages, in the order they were handed over: failures reported, the accepted in one commit."""
     accepted: list[_Outgoing] = []
-    while queue and (queue[0].done.done() or wait):
-        out = queue.popleft()
-        wait = every
+    for out in finished:
         try:
             out.done.result()
         except DeliveryError as e:
@@ -362,6 +382,7 @@ def _settle(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending
         accepted.append(out)
     if not accepted:
         return
+    sending.answered = True
     ctx.store.record_deliveries([dict(
         profile_id=profile.id, subscriber_id=out.subscriber_id, item_ids=out.bulletin.item_ids,
         message_id=str(out.message["Message-ID"]) if out.message is not None else "", subject=out.rendered.subject,

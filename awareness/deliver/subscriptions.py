@@ -159,6 +159,18 @@ def chosen_topics(store: Store, subscriber_id: int) -> set[str]:
                                 .where(subscriber_topics.c.subscriber_id == subscriber_id)).scalars())
 
 
+def topics_by_subscriber(store: Store, profile_id: str) -> dict[int, set[str]]:
+    """chosen_topics for every subscriber of a profile at once (a send reads it once per profile)."""
+    found: dict[int, set[str]] = {}
+    with store.engine.connect() as conn:
+        for subscriber_id, topic_id in conn.execute(
+                sa.select(subscriber_topics.c.subscriber_id, subscriber_topics.c.topic_id)
+                .join(subscribers, subscribers.c.id == subscriber_topics.c.subscriber_id)
+                .where(subscribers.c.profile_id == profile_id)):
+            found.setdefault(int(subscriber_id), set()).add(topic_id)
+    return found
+
+
 def set_topics(store: Store, subscriber_id: int, topics: list[str]) -> None:
     with store.engine.begin() as conn:
         _replace_topics(conn, subscriber_id, topics)

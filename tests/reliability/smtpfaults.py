@@ -16,7 +16,8 @@ class FaultyCollector(_Collector):
 
     - answer RCPT for an address with a 4xx a number of times, or with a 5xx for ever;
     - drop the connection after receiving a message's data, before answering (once per address);
-    - after ``hold_after`` accepted messages, hold the next one unanswered until ``release`` is set.
+    - after ``hold_after`` accepted messages, hold the next one unanswered until ``release`` is set;
+    - hold the message to an address in ``hold_for`` unanswered (until ``release``) and take the others.
     """
 
     def __init__(self) -> None:
@@ -27,6 +28,7 @@ class FaultyCollector(_Collector):
         self.rcpt_attempts: Counter[str] = Counter()
         self.received_but_unanswered: list[str] = []
         self.hold_after: int | None = None
+        self.hold_for: set[str] = set()
         self.holding = threading.Event()
         self.release = threading.Event()
 
@@ -49,7 +51,7 @@ class FaultyCollector(_Collector):
             assert server.transport is not None
             server.transport.abort()                                 # ...but the sender never hears so
             return "250 never heard"
-        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+        if rcpt in self.hold_for or (self.hold_after is not None and len(self.messages) >= self.hold_after):
             self.received_but_unanswered.append(rcpt)
             self.holding.set()
             while not self.release.is_set():

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from awareness.deliver.transport import SMTP_TIMEOUT
 from awareness.store import dblock
 from awareness import pipeline
 from relworld import ENV, NOW, frail, make_world, rss
@@ -67,6 +68,64 @@ def test_a_run_killed_after_k_of_n_messages_is_finished_by_the_next_run_with_the
         assert everyone == sorted(people), "each reader exactly once, nobody twice"
     finally:
         smtp.stop()
+
+
+def test_a_run_killed_while_one_message_hangs_has_recorded_every_other_the_server_accepted(
+        tmp_path: Path, http_server: LoopbackHTTPServer) -> None:
+    """Messages go over several connections at once; one the server sits on must not keep the
+    ledger from the others it accepted, or a kill right then would send those twice."""
+    people = [f"reader{i}@example.org" for i in range(8)]
+    stuck = people[1]
+    http_server.routes["/feed.xml"] = Route(rss([frail(1), frail(2)]))
+    smtp, handler = faulty_server()
+    handler.hold_for = {stuck}
+    smtp.start()
+    try:
+        world = make_world(tmp_path, {"policy": http_server.url("/feed.xml")}, smtp_url=smtp.url,
+                           subscribers=people, extra_config="smtp_retry_for = 1\n")
+        child = subprocess.Popen([sys.executable, "-m", "awareness", "--config", str(world.config), "run"],
+                                 env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert handler.holding.wait(60), "the child never sent to the reader whose message hangs"
+            deadline = time.monotonic() + SMTP_TIMEOUT / 2   # the child still waits for that answer
+            while _readers_in_ledger(tmp_path / "awareness.db") < len(people) - 1:
+                assert time.monotonic() < deadline, (
+                    f"the ledger has {_readers_in_ledger(tmp_path / 'awareness.db')} of the "
+                    f"{len(handler.envelopes)} readers the server accepted while one message hung")
+                assert child.poll() is None, child.communicate()
+                time.sleep(0.05)
+            child.send_signal(signal.SIGKILL)
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.communicate()
+        handler.release.set()
+        assert sorted(to for _, tos in handler.envelopes for to in tos) == sorted(set(people) - {stuck})
+
+        handler.hold_for = set()
+        ctx = world.context()
+        report = pipeline.run(ctx)
+        ctx.close()
+        assert report.ok and report.profiles[0].sent == 1, "only the reader whose message hung"
+        everyone = sorted(to for _, tos in handler.envelopes for to in tos)
+        assert everyone == sorted(people), "each reader exactly once, nobody twice"
+    finally:
+        smtp.stop()
+
+
+def _readers_in_ledger(db: Path) -> int:
+    """Readers the child's ledger has, read with sqlite3 itself while the child runs."""
+    import sqlite3
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(db, timeout=5)
+    try:
+        return int(conn.execute("select count(distinct subscriber_id) from deliveries").fetchone()[0])
+    except sqlite3.OperationalError:   # not created yet
+        return 0
+    finally:
+        conn.close()
 
 
 # ------------------------------------------------------------------ 14. SQLite locked by another writer
