@@ -110,7 +110,8 @@ def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
     recent = for_matching(ctx.store, ctx.store.items_since(now - timedelta(days=window)))   # + full text
     if not recent:
         return 0
-    matcher = matcher_for(ctx.store, ctx.profiles, recent)      # feedback moves topics (issue 4)
+    matcher = matcher_for(ctx.store, ctx.profiles, recent,      # feedback moves topics (issue 4)
+                          semantic=ctx.settings.semantic_matching)
     finders, found = local_finders(ctx.profiles), 0
     # In slices, so memory stays bounded at national scale: scores are items x topics;
     # many slices are scored in worker processes while this one stores (issue 7).

@@ -145,8 +145,11 @@ def profiles_diff(obj: Obj, old_ref: str, new_ref: str, days: int, as_json: bool
 @click.option("--feedback", "feedback_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Labelled items (same format) given as a librarian's judgements, e.g. the first 5 judged "
                    "items of each topic; any of them also in ITEMS are not scored. Shows what they change.")
+@click.option("--semantic", is_flag=True,
+              help="Also match by sentence embeddings (needs pip install 'awareness[semantic]').")
 @friendly
-def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: Path | None) -> None:
+def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: Path | None,
+             semantic: bool) -> None:
     """Score a labelled file against a profile and compare with keyword and stemmed-keyword baselines.
 
     PROFILE is a profile YAML file (or the id of one in ./profiles). Needs no
@@ -159,7 +162,12 @@ def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: 
         raise ProfileError(profile_path, None, "no such profile file")
     profile = load_profile(path)
     feedback = evaluation.load_labelled(feedback_path) if feedback_path else None
-    result = evaluation.evaluate(profile, evaluation.load_labelled(items_path), feedback=feedback)
+    if semantic:
+        from ..match.semantic import INSTALL_HINT, available
+        if not available():
+            raise click.ClickException(f"--semantic needs the semantic extra: {INSTALL_HINT}")
+    result = evaluation.evaluate(profile, evaluation.load_labelled(items_path), feedback=feedback,
+                                 semantic=semantic)
     if as_json:
         click.echo(json.dumps(result, indent=None))
     else:
