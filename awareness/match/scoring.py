@@ -77,7 +77,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.35
-SEMANTIC_REASON = "close in meaning (sentence embeddings)"
+SEMANTIC_REASON = "similar in meaning to the topic"   # shown after "Matched:"
 TITLE_HIT = 0.5
 BODY_HIT = 0.3
 TITLE_REPEAT = 2
