@@ -111,8 +111,12 @@ class Encoder:
     def encode(self, texts: Sequence[str]) -> Any:
         """Unit vectors, one row per text (mean pooling over real tokens, then L2)."""
         out = []
+        # Batches of texts of about one length: less padding to run through the model
+        # (padding is masked out, so each text's vector is the same in any batch).
+        lengths = [sum(e.attention_mask) for e in self._tokenizer.encode_batch([t or " " for t in texts])]
+        order = np.argsort(lengths, kind="stable")
         for start in range(0, len(texts), BATCH):
-            encoded = self._tokenizer.encode_batch([t or " " for t in texts[start:start + BATCH]])
+            encoded = self._tokenizer.encode_batch([texts[i] or " " for i in order[start:start + BATCH]])
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": mask}
@@ -122,7 +126,11 @@ class Encoder:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             out.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
-        return np.vstack(out).astype(np.float32) if out else np.zeros((0, 384), dtype=np.float32)
+        if not out:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = np.empty((len(texts), 384), dtype=np.float32)
+        vectors[order] = np.vstack(out)
+        return vectors
 
 
 @lru_cache(maxsize=1)
