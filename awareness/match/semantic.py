@@ -135,7 +135,7 @@ class Encoder:
 
 @lru_cache(maxsize=1)
 def encoder() -> Encoder:
-    """The one encoder of this process, loaded when first needed (about 0.3 s)."""
+    """The one encoder of this process, loaded when first needed (about 0.2 s)."""
     return Encoder()
 
 
