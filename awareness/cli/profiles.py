@@ -14,6 +14,7 @@ from ..config.profiles import check_profiles
 from ..config.profiles import load_profile
 from ..config.sources import check_sources
 from ..core.errors import ProfileError
+from ..core.extras import SEMANTIC_HINT, semantic_available
 from ..match import evaluate as evaluation
 from ..preview import diff_profiles, format_diff
 from ..preview import format_preview, preview_profile
@@ -162,10 +163,8 @@ def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: 
         raise ProfileError(profile_path, None, "no such profile file")
     profile = load_profile(path)
     feedback = evaluation.load_labelled(feedback_path) if feedback_path else None
-    if semantic:
-        from ..match.semantic import INSTALL_HINT, available
-        if not available():
-            raise click.ClickException(f"--semantic needs the semantic extra: {INSTALL_HINT}")
+    if semantic and not semantic_available():
+        raise click.ClickException(f"--semantic needs the semantic extra: {SEMANTIC_HINT}")
     result = evaluation.evaluate(profile, evaluation.load_labelled(items_path), feedback=feedback,
                                  semantic=semantic)
     if as_json:

