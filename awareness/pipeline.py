@@ -23,7 +23,8 @@ from .core.errors import ProfileError, SourcesError, UnknownName
 from .core.models import Source
 from .core.stopping import STOP
 from .deliver import sending
-from .deliver.sending import ProfileReport, bulletin_from, compose_for, links_for
+from .deliver.compose import bulletin_from, compose_for, links_for
+from .deliver.sending import ProfileReport
 from .gather import feeds
 from .gather.crawl import crawl_into_store
 from .gather.due import due_sources
@@ -110,7 +111,8 @@ def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
     recent = for_matching(ctx.store, ctx.store.items_since(now - timedelta(days=window)))   # + full text
     if not recent:
         return 0
-    matcher = matcher_for(ctx.store, ctx.profiles, recent)      # feedback moves topics (issue 4)
+    matcher = matcher_for(ctx.store, ctx.profiles, recent,      # feedback moves topics (issue 4)
+                          semantic=ctx.settings.semantic_matching)
     finders, found = local_finders(ctx.profiles), 0
     # In slices, so memory stays bounded at national scale: scores are items x topics;
     # many slices are scored in worker processes while this one stores (issue 7).

@@ -114,7 +114,8 @@ def _matcher(ctx: "Context", profile: Profile, items: list[StoredItem]) -> Match
     """Scored beside the other profiles, as the pipeline does, so IDF and scores agree with it."""
     others = [p for p in ctx.profiles if p.id != profile.id]
     return Matcher([*others, profile], corpus=[f"{i.title}. {i.summary}" for i in items],
-                   labelled=labelled_examples(ctx.store, profile.id))
+                   labelled=labelled_examples(ctx.store, profile.id),
+                   semantic=ctx.settings.semantic_matching)
 
 
 def _item(item: StoredItem, score: float, terms: tuple[str, ...], local: list[str], why: str) -> PreviewItem:

@@ -14,6 +14,7 @@ from ..config.profiles import check_profiles
 from ..config.profiles import load_profile
 from ..config.sources import check_sources
 from ..core.errors import ProfileError
+from ..core.extras import SEMANTIC_HINT, semantic_available
 from ..match import evaluate as evaluation
 from ..preview import diff_profiles, format_diff
 from ..preview import format_preview, preview_profile
@@ -145,8 +146,11 @@ def profiles_diff(obj: Obj, old_ref: str, new_ref: str, days: int, as_json: bool
 @click.option("--feedback", "feedback_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Labelled items (same format) given as a librarian's judgements, e.g. the first 5 judged "
                    "items of each topic; any of them also in ITEMS are not scored. Shows what they change.")
+@click.option("--semantic", is_flag=True,
+              help="Also match by sentence embeddings (needs pip install 'awareness[semantic]').")
 @friendly
-def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: Path | None) -> None:
+def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: Path | None,
+             semantic: bool) -> None:
     """Score a labelled file against a profile and compare with keyword and stemmed-keyword baselines.
 
     PROFILE is a profile YAML file (or the id of one in ./profiles). Needs no
@@ -159,7 +163,10 @@ def evaluate(profile_path: str, items_path: Path, as_json: bool, feedback_path: 
         raise ProfileError(profile_path, None, "no such profile file")
     profile = load_profile(path)
     feedback = evaluation.load_labelled(feedback_path) if feedback_path else None
-    result = evaluation.evaluate(profile, evaluation.load_labelled(items_path), feedback=feedback)
+    if semantic and not semantic_available():
+        raise click.ClickException(f"--semantic needs the semantic extra: {SEMANTIC_HINT}")
+    result = evaluation.evaluate(profile, evaluation.load_labelled(items_path), feedback=feedback,
+                                 semantic=semantic)
     if as_json:
         click.echo(json.dumps(result, indent=None))
     else:

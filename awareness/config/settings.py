@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..core.errors import ConfigError
+from ..core.extras import SEMANTIC_HINT, semantic_available
 from ..core.localtime import DEFAULT_ZONE, check_zone
 from ..core.logs import check_log_format
 
@@ -62,6 +63,9 @@ class Settings:
     misfire_grace_time: int = 21600       # seconds: a run missed while the service was down still runs this late
     timezone: str = DEFAULT_ZONE          # for profiles that name none, and the weekly source-health summary
     watch_interval: int = 5               # seconds between checks of sources.yaml and profiles/ for edits
+    # Sentence-embedding evidence in matching (awareness/match/semantic.py): needs the
+    # `semantic` extra; off by default (bench/matching.md, "Embeddings (2)").
+    semantic_matching: bool = False
     smtp_password: str = field(default="", repr=False)
     home: Path = field(default=Path("."), repr=False)   # the config file's folder; var/ lives here
 
@@ -198,6 +202,8 @@ def _coerce(key: str, value: Any, base: Path) -> Any:
             for entry in items:
                 _check_allow_entry(entry)
             return tuple(items)
+        if kind == "bool":
+            return _bool_value(value)
         if kind == "int":
             if isinstance(value, bool):
                 raise ValueError
@@ -218,9 +224,22 @@ def _coerce(key: str, value: Any, base: Path) -> Any:
             detail = f"must be a whole number above zero (got {value!r})"
         elif kind == "float":
             detail = f"must be a number above zero (got {value!r})"
+        elif kind == "bool":
+            detail = f"must be true or false (got {value!r})"
         else:
             detail = str(e) or f"{value!r} is not valid here"
         raise ConfigError(key, detail) from None
+
+
+def _bool_value(value: Any) -> bool:
+    """A switch from TOML (true/false) or the environment (1/0, true/false, yes/no, on/off)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError
 
 
 def _list_value(key: str, value: Any) -> list[Any]:
@@ -250,6 +269,9 @@ def _check_allow_entry(entry: str) -> None:
 
 
 def _validate(s: Settings) -> Settings:
+    if s.semantic_matching and not semantic_available():      # finds files, imports nothing
+        raise ConfigError("semantic_matching", "is on, but the semantic extra is not installed "
+                          f"({SEMANTIC_HINT}); or turn it off")
     url = s.database_url
     if not (url.startswith("sqlite:") or url.startswith("postgresql")):
         raise ConfigError("database_url", f"'{url}' is not a sqlite:/// or postgresql:// URL")

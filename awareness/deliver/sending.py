@@ -1,5 +1,5 @@
-"""Compose and deliver: each due profile's bulletin for each subscriber, archived, personalised,
-sent, and written in the ledger once the mail server accepts it.
+"""Deliver: each due profile's bulletin for each subscriber (chosen by compose.py), archived,
+personalised, sent, and written in the ledger once the mail server accepts it.
 
 A profile that breaks is reported and left for the next run; the others still go.  What a
 run needs of its context is the ``Run`` protocol below (the pipeline's Context is one), so this
@@ -10,35 +10,33 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
 from concurrent import futures
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
 
 from . import archive, frequency, refusals, webhook
-from .bulletin import Bulletin, Composer, Links, Rendered, build_bulletin
+from .bulletin import Bulletin, Composer, Rendered
 from .personalise import LinkPersonaliser
-from .subscriptions import chosen_topics, subscriber_key, subscriber_keys, topics_by_subscriber
-from .tokens import FEEDBACK_PATH, Signer
+from .compose import bulletin_from, compose_for, links_for
+from .subscriptions import subscriber_keys
+from .tokens import Signer
 from .parallel import ParallelSender, open_sender
 from .message import bulletin_message
-from ..config.profiles import profile_sources
 from ..config.schedule import cron_trigger
 from ..config.settings import Settings
 from ..core import logs
 from ..core.errors import DeliveryError
-from ..core.models import Match, Profile, Source, StoredItem
+from ..core.models import Profile, Source
 from ..core.stopping import STOP
-from ..store import ledger, locks
+from ..store import locks
 from ..store.schema import utcnow
 from ..store.store import Store
 
 logger = logging.getLogger(__name__)
-
 
 
 class Run(Protocol):
@@ -85,85 +83,6 @@ def is_due(ctx: Run, profile: Profile, now: datetime) -> bool:
         return True
     next_fire = cron_trigger(profile.schedule, profile.timezone).get_next_fire_time(None, last)
     return next_fire is not None and next_fire <= now
-
-
-def compose_for(ctx: Run, profile: Profile, subscriber_id: int, *, now: datetime,
-                cache: dict[Any, Any] | None = None) -> Bulletin | None:
-    """The bulletin this subscriber should get now: matched, in the window, not sent before.
-
-    ``cache`` (a fresh dict per profile and run) lets the profile's subscribers share
-    its candidates and, when they would get the same items, the bulletin itself.
-    """
-    start = now - timedelta(days=profile.lookback_days)
-    shared = None if cache is None else cache.get("matched")
-    if shared is None:
-        chosen = [s.id for s in profile_sources(profile, ctx.sources)]
-        window = None if cache is None else cache.setdefault("items", {})   # shared by the run's profiles
-        candidates = None if window is None else window.get((start, tuple(chosen)))
-        if candidates is None:
-            candidates = ctx.store.items_since(start, source_ids=chosen)
-            if window is not None:
-                window[(start, tuple(chosen))] = candidates
-        verdicts = ctx.store.matches_for([i.id for i in candidates], profile.id)
-        shared = [(i, verdicts[i.id]) for i in candidates if verdicts.get(i.id)]
-        if cache is not None:
-            cache["matched"], cache["ids"] = shared, {i.id for i, _ in shared}
-    if cache is None:
-        already = ctx.store.delivered_item_ids(profile.id, subscriber_id)
-        already |= refusals.refused_item_ids(ctx.store, profile.id, subscriber_id)   # a 5xx is not retried
-        wanted = chosen_topics(ctx.store, subscriber_id)   # a web subscriber's topic choice; empty: all
-    else:   # the profile's readers at once: only the shared candidates can be in a bulletin (issue 19)
-        if "delivered" not in cache:
-            cache["delivered"] = ledger.delivered_by_subscriber(ctx.store, profile.id, cache["ids"])
-            cache["refused"] = refusals.refused_by_subscriber(ctx.store, profile.id, cache["ids"])
-            cache["topics"] = topics_by_subscriber(ctx.store, profile.id)
-        already = cache["delivered"].get(subscriber_id, set()) | cache["refused"].get(subscriber_id, set())
-        wanted = cache["topics"].get(subscriber_id, set())
-    key = None if cache is None else (frozenset(already & cache["ids"]), frozenset(wanted))
-    if key is not None and key in cache:
-        return cache[key]
-    bulletin = bulletin_from(ctx, profile, shared, already=already, now=now, wanted=wanted)
-    if key is not None:
-        cache[key] = bulletin
-    return bulletin
-
-
-def bulletin_from(ctx: Run, profile: Profile, scored: list[tuple[StoredItem, list[Match]]], *,
-                  already: set[int], now: datetime, wanted: Iterable[str] = ()) -> Bulletin | None:
-    """The one rule for what a profile's next bulletin holds (issue 17): real runs, dry runs and previews.
-
-    From items with their matches: only those inside ``lookback_days``, from the profile's
-    ``sources:``, not ``already`` sent, under the ``wanted`` topics (empty: all); then each
-    item once under its best topic and the best ``max_items`` (build_bulletin).
-    """
-    start = now - timedelta(days=profile.lookback_days)
-    chosen = {s.id for s in profile_sources(profile, ctx.sources)}
-    wanted = set(wanted)
-    matched = [(i, [m for m in ms if m.topic_id in wanted] if wanted else ms) for i, ms in scored
-               if i.id not in already and i.published >= start and not chosen.isdisjoint(i.sources)]
-    matched = [(i, ms) for i, ms in matched if ms]
-    return build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
-
-
-def links_for(ctx: Run, profile: Profile, subscriber_id: int, page_id: int | None = None,
-              key: str | None = None) -> Links:
-    """Per-subscriber links to the web app, signed so that they carry no email address.
-
-    ``page_id`` is the bulletin's archived web version ("view in browser"); ``key`` the
-    subscriber's link key (read from the store when not given).
-    """
-    base = ctx.settings.base_url.rstrip("/")
-    if key is None:
-        key = subscriber_key(ctx.store, subscriber_id)
-    token = ctx.signer.unsubscribe_token(profile.id, subscriber_id, key)
-    feedback_token = ctx.signer.feedback_links(profile.id, subscriber_id)   # the reader part once per message
-
-    def feedback(item_id: int, verdict: str) -> str:
-        return f"{base}{FEEDBACK_PATH}{feedback_token(item_id, verdict)}"
-
-    return Links(unsubscribe=f"{base}/unsubscribe/{token}", feedback=feedback,
-                 view_online=f"{base}/profiles/{profile.id}/bulletins/{page_id}" if page_id else None,
-                 manage=f"{base}/manage/{token}")   # every subscription of this address (issue 17)
 
 
 @dataclass

@@ -137,12 +137,13 @@ def feedback_examples(profile: Profile, records: list[dict[str, Any]]) -> dict[t
 
 
 def evaluate(profile: Profile, records: list[dict[str, Any]],
-             feedback: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+             feedback: list[dict[str, Any]] | None = None, semantic: bool = False) -> dict[str, Any]:
     """Precision, recall and F1 of the matcher and of the keyword baseline on labelled records.
 
     ``feedback`` (labelled records of their own, never the ones scored) are taken as
     judgements; the result then also says how each topic changed (words gained and lost)
-    and what the matcher scored without them (``without_feedback``).
+    and what the matcher scored without them (``without_feedback``).  ``semantic`` adds the
+    sentence-embedding evidence (``semantic.py``, the ``semantic`` extra).
     """
     if feedback:
         records = _without(records, feedback)
@@ -154,7 +155,7 @@ def evaluate(profile: Profile, records: list[dict[str, Any]],
     texts = [(r["title"], r.get("summary", "")) for r in records]
     labelled = feedback_examples(profile, feedback) if feedback else None
     matcher = Matcher([profile], corpus=[f"{title}. {summary}" for title, summary in texts],
-                      labelled=labelled)
+                      labelled=labelled, semantic=semantic)
     topic_ids = [topic_id for _, topic_id in matcher.topic_keys]
     decided = matcher.predict_texts(texts)
     predicted = [{topic_ids[j] for j in row.nonzero()[0]} for row in decided]
@@ -166,7 +167,7 @@ def evaluate(profile: Profile, records: list[dict[str, Any]],
     # A topic no record is labelled with has no recall to measure: its zeros would only mislead.
     result["unlabelled_topics"] = [t for t in topic_ids if not result["per_topic"][t]["support"]]
     if labelled:
-        plain = evaluate(profile, records)
+        plain = evaluate(profile, records, semantic=semantic)
         result["without_feedback"] = {k: plain[k] for k in ("micro_f1", "macro_f1", "per_topic")}
         result["feedback"] = {
             topic_id: {**matcher.topic_change(profile.id, topic_id),

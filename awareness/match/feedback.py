@@ -128,10 +128,13 @@ def labelled_examples(store: Store, profile_id: str) -> dict[tuple[str, str], li
     return out
 
 
-def matcher_for(store: Store, profiles: list[Profile], items: Sequence[StoredItem]) -> Matcher:
-    """The matcher for these items: IDF from them, topics moved by every profile's feedback."""
+def matcher_for(store: Store, profiles: list[Profile], items: Sequence[StoredItem],
+                semantic: bool = False) -> Matcher:
+    """The matcher for these items: IDF from them, topics moved by every profile's feedback;
+    ``semantic`` adds sentence-embedding evidence (the ``semantic_matching`` setting)."""
     labelled: dict[tuple[str, str], list[Example]] = {}
     for profile in profiles:
         labelled.update(labelled_examples(store, profile.id))
     # (title, summary) pairs: read once for the IDF and kept for scoring the same items
-    return Matcher(profiles, corpus=[(i.title, i.summary) for i in items], labelled=labelled)
+    return Matcher(profiles, corpus=[(i.title, i.summary) for i in items], labelled=labelled,
+                   semantic=semantic)

@@ -67,6 +67,7 @@ from .vocabulary import Vocabulary, everyday_keys
 from .explain import Explaining
 from .learning import Example, Learning
 from .reading import Prepared, Reading
+from .semantic import SemanticEvidence   # light: its model and libraries load only when used
 from .terms import Analysed, PhraseIndex, forms_found, incidence
 from .tfidf import Tfidf
 from .vectors import CALIBRATE, TopicVectors, topic_parts
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.35
+SEMANTIC_REASON = "similar in meaning to the topic"   # shown after "Matched:"
 TITLE_HIT = 0.5
 BODY_HIT = 0.3
 TITLE_REPEAT = 2
@@ -97,9 +99,13 @@ class Matcher(TopicVectors, Learning, Explaining, Reading):
 
     def __init__(self, profiles: list[Profile], corpus: Iterable[str | tuple[str, str]] = (),
                  labelled: dict[tuple[str, str], list[Example]] | None = None,
-                 feedback_from_corpus: bool = True) -> None:
+                 feedback_from_corpus: bool = True, semantic: bool = False) -> None:
         """``corpus``: the stream's texts, for IDF and feedback; a (title, summary) pair reads as
-        the text ``f"{title}. {summary}"`` and what is read of it is kept for scoring that pair."""
+        the text ``f"{title}. {summary}"`` and what is read of it is kept for scoring that pair.
+
+        ``semantic``: also take sentence-embedding evidence (``semantic.py``; needs the
+        ``semantic`` extra, raises ``SemanticUnavailable`` without it).  Off by default.
+        """
         self.topic_keys: list[tuple[str, str]] = []
         self._topics: list[Topic] = []
         expanded_terms: list[list[str]] = []
@@ -220,8 +226,12 @@ class Matcher(TopicVectors, Learning, Explaining, Reading):
                 self._scale = self._calibration(parts)
         if profile_scale is not None:
             self._scale = profile_scale
-        if self._fitted and labelled:      # last: it reads the scores as they will be
+        if self._fitted and labelled:      # it reads the lexical scores as they will be
             self._thresholds_from_judgements(labelled)
+        # Last, so thresholds from judgements stay what the lexical scores say (as measured).
+        self._semantic = None
+        if semantic:
+            self._semantic = SemanticEvidence(self._topics, [p for p, _ in self.topic_keys])
         logger.debug("matcher: %d topics, %d features, %d used by topics",
                      len(self._topics), self._width, len(self._columns))
 
@@ -245,7 +255,9 @@ class Matcher(TopicVectors, Learning, Explaining, Reading):
             vectors = self._vectorizer.transform(docs)
         else:
             vectors = sparse.csr_matrix((len(docs), 0), dtype=np.float32)
-        return Analysed(vectors, title_hits, body_hits, segs)
+        semantic = getattr(self, "_semantic", None)
+        evidence = semantic.evidence(texts) if semantic is not None else None
+        return Analysed(vectors, title_hits, body_hits, segs, semantic=evidence)
 
     def excluded_by(self, title: str, summary: str, profile_id: str, topic_id: str) -> list[str]:
         """The topic's exclude terms this text contains (why it scored 0)."""
@@ -282,6 +294,11 @@ class Matcher(TopicVectors, Learning, Explaining, Reading):
         for j, model in self._models.items():     # a learned topic: its probability, plus term hits
             probability = model.predict_proba(analysed.vectors)[:, list(model.classes_).index(True)]
             scores[:, j] = 1.0 - (1.0 - probability) * miss[:, j]
+        if analysed.semantic is not None:
+            # Embedding evidence matches the topic at its threshold, never above a lexical score.
+            floor = np.maximum(self.thresholds, 1e-6)[np.newaxis, :]
+            analysed.lifted = analysed.semantic & (scores < floor) & ~veto
+            scores = np.where(analysed.lifted, floor, scores)
         if veto_excluded:
             scores[veto] = 0.0
         return scores.astype(np.float32)
@@ -338,6 +355,9 @@ class Matcher(TopicVectors, Learning, Explaining, Reading):
         places: dict[tuple[int, str], bool] = {}
         rows, cols = np.nonzero(self._decide(scores))
         explained = self._reasons_for(analysed, rows, cols)
+        if analysed.lifted is not None:
+            explained = [(SEMANTIC_REASON, *reasons) if analysed.lifted[i, j] else reasons
+                         for i, j, reasons in zip(rows.tolist(), cols.tolist(), explained)]
         for i, j, reasons in zip(rows.tolist(), cols.tolist(), explained):
             item = items[i]
             profile_id, topic_id = self.topic_keys[j]

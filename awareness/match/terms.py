@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.lazy import np, snowballstemmer, sparse  # loaded when first used: numpy/scipy cost ~1 s at start
 from ..core.models import Profile
@@ -56,6 +56,10 @@ class Analysed:
     body_hits: list[set[tuple[str, ...]]]
     # Each item's words (title, summary), kept so explaining a match never re-reads the text.
     segs: list[tuple[list[list[Token]], list[list[Token]]]] = field(default_factory=list)
+    # Items x topics where sentence embeddings are evidence (semantic.py; None when off),
+    # and where that alone lifted the item to the topic's threshold (set by scoring).
+    semantic: Any = None
+    lifted: Any = None
 
 
 def forms_found(key: tuple[str, ...]) -> list[tuple[str, ...]]:
