@@ -344,3 +344,25 @@ def test_screenshot_shows_an_nhs_blue_header(sample: tuple[str, str, str], tmp_p
     body = [rows[y][x * 3:x * 3 + 3] for y in range(height // 2, height // 2 + 200, 4) for x in range(100, 700, 5)]
     dark = sum(1 for px in body if max(px) < 0x60)
     assert dark > 20                                 # text is drawn in the body
+
+
+def test_plain_text_wraps_as_textwrap_would_and_never_breaks_a_link() -> None:
+    """bulletin.wrap is a fast greedy loop; its lines must be textwrap's (no breaking of long
+    words or at hyphens), whatever the spaces, widths and indents."""
+    import random
+    import textwrap
+
+    from awareness.deliver.bulletin import wrap
+
+    rng = random.Random(7)
+    link = "https://www.gov.uk/government/publications/a-very-long-path-that-is-longer-than-a-line/and-more"
+    for _ in range(3000):
+        words = [rng.choice([link, "a", "care", "co-ordinated", "é", "x" * rng.randint(1, 80)])
+                 for _ in range(rng.randint(0, 20))]
+        text = "".join(w + rng.choice([" ", "  ", "\n", "\t", "\xa0"]) for w in words)
+        width, indent, first = rng.choice([20, 40, 72]), rng.choice(["", "  ", "    "]), rng.choice([None, "", "- "])
+        expected = "\n".join(textwrap.wrap(" ".join(text.split()), width=width, subsequent_indent=indent,
+                                           initial_indent=indent if first is None else first,
+                                           break_long_words=False, break_on_hyphens=False))
+        assert wrap(text, width, indent, first) == expected, (text, width, indent, first)
+    assert link in wrap(f"See {link} today", 40).splitlines()[1]

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from .schema import deliveries
 from .store import Store
 
+LITERAL_IDS = 5000   # ids per statement
+
 
 def delivered_by_subscriber(store: Store, profile_id: str, item_ids: Iterable[int]) -> dict[int, set[int]]:
     """Which of these items each subscriber of a profile has had."""
@@ -18,12 +20,18 @@ def delivered_by_subscriber(store: Store, profile_id: str, item_ids: Iterable[in
 
 
 def by_subscriber(engine: Engine, table: sa.Table, profile_id: str, item_ids: Iterable[int]) -> dict[int, set[int]]:
-    """(subscriber -> item ids) from a ledger-like table, for the given items of one profile."""
-    ids = sorted(set(item_ids))
+    """(subscriber -> item ids) from a ledger-like table, for the given items of one profile.
+
+    The ids go into the SQL as literal integers (``int()`` each, so nothing but digits): a
+    bound parameter per id cost SQLAlchemy 8 of every 11 ms this took per profile (issue 19).
+    """
+    ids = sorted({int(i) for i in item_ids})
     found: dict[int, set[int]] = {}
     with engine.connect() as conn:
-        for at in range(0, len(ids), 900):   # well under SQLite's limit on bound parameters
-            for subscriber_id, item_id in conn.execute(sa.select(table.c.subscriber_id, table.c.item_id).where(
-                    table.c.profile_id == profile_id, table.c.item_id.in_(ids[at:at + 900]))):
+        for at in range(0, len(ids), LITERAL_IDS):
+            listed = ",".join(map(str, ids[at:at + LITERAL_IDS]))
+            for subscriber_id, item_id in conn.execute(sa.text(
+                    f"SELECT subscriber_id, item_id FROM {table.name} "
+                    f"WHERE profile_id = :profile_id AND item_id IN ({listed})"), {"profile_id": profile_id}):
                 found.setdefault(subscriber_id, set()).add(item_id)
     return found
