@@ -21,7 +21,7 @@ from ..store import ledger
 from ..store.store import Store
 
 
-class Reading(Protocol):
+class Composing(Protocol):
     """What composing needs of a run's context (the pipeline's Context is one)."""
 
     store: Store
@@ -33,7 +33,7 @@ class Reading(Protocol):
     def source_names(self) -> dict[str, str]: ...
 
 
-def compose_for(ctx: Reading, profile: Profile, subscriber_id: int, *, now: datetime,
+def compose_for(ctx: Composing, profile: Profile, subscriber_id: int, *, now: datetime,
                 cache: dict[Any, Any] | None = None) -> Bulletin | None:
     """The bulletin this subscriber should get now: matched, in the window, not sent before.
 
@@ -74,7 +74,7 @@ def compose_for(ctx: Reading, profile: Profile, subscriber_id: int, *, now: date
     return bulletin
 
 
-def bulletin_from(ctx: Reading, profile: Profile, scored: list[tuple[StoredItem, list[Match]]], *,
+def bulletin_from(ctx: Composing, profile: Profile, scored: list[tuple[StoredItem, list[Match]]], *,
                   already: set[int], now: datetime, wanted: Iterable[str] = ()) -> Bulletin | None:
     """The one rule for what a profile's next bulletin holds (issue 17): real runs, dry runs and previews.
 
@@ -91,7 +91,7 @@ def bulletin_from(ctx: Reading, profile: Profile, scored: list[tuple[StoredItem,
     return build_bulletin(profile, matched, ctx.source_names, start, now) if matched else None
 
 
-def links_for(ctx: Reading, profile: Profile, subscriber_id: int, page_id: int | None = None,
+def links_for(ctx: Composing, profile: Profile, subscriber_id: int, page_id: int | None = None,
               key: str | None = None) -> Links:
     """Per-subscriber links to the web app, signed so that they carry no email address.
 
