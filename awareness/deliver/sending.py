@@ -38,6 +38,8 @@ from ..store.store import Store
 
 logger = logging.getLogger(__name__)
 
+LEDGER_BATCH = 8   # accepted messages to a ledger commit (each commit waits for the disk)
+
 
 class Run(Protocol):
     """What sending needs of a run's context."""
@@ -94,6 +96,7 @@ class _Sending:
     unreachable: DeliveryError | None = None   # once the server cannot be reached, stop knocking
     window_items: dict[Any, Any] = field(default_factory=dict)   # items in a lookback window, loaded once
     answered: bool = False   # the mail server has accepted a message of this run
+    accepted: list["_Outgoing"] = field(default_factory=list)   # accepted, not yet in the ledger
 
 
 def send_due_bulletins(ctx: Run, *, now: datetime | None = None, force: bool = False,
@@ -267,45 +270,50 @@ def _failed(error: DeliveryError) -> Future[None]:
 def _settle(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, sent_items: set[int],
             now: datetime, in_flight: "deque[_Outgoing] | list[_Outgoing]", *, wait: bool = False,
             every: bool = False) -> None:
-    """Take every finished message off ``in_flight``: the accepted ones go in the ledger together
-    (one transaction), each failure is reported and kept as before.
+    """Take every finished message off ``in_flight``: each failure is reported and kept as before,
+    the accepted ones go in the ledger together, LEDGER_BATCH to a commit.
 
-    ``wait`` waits until at least one has finished; ``every`` until all have (the end of a
-    profile).  It never waits while it holds an accepted message the ledger lacks: a run
-    killed while the server sits on one message has recorded every other it accepted.
+    ``wait`` waits until at least one has finished; ``every`` until all have, and writes the
+    ledger (the end of a profile).  It never waits while it holds an accepted message the
+    ledger lacks: a run killed while the server sits on one message has recorded every other.
     """
     queue = in_flight if isinstance(in_flight, deque) else deque(in_flight)
-    while queue:
+    while True:
         finished = [out for out in queue if out.done.done()]
+        for out in finished:
+            queue.remove(out)
+        _take(ctx, profile, report, sending, out_list=finished, now=now)
         if finished:
-            for out in finished:
-                queue.remove(out)
-            _record(ctx, profile, report, sending, sent_items, now, finished)
             wait = every
-            continue
-        if not wait:
+        waiting = bool(queue) and wait
+        if len(sending.accepted) >= LEDGER_BATCH or (sending.accepted and (waiting or every)):
+            _write_ledger(ctx, profile, report, sending, sent_items, now)
+        if not waiting:
             return
         futures.wait([out.done for out in queue], return_when=futures.FIRST_COMPLETED)
 
 
-def _record(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, sent_items: set[int],
-            now: datetime, finished: list[_Outgoing]) -> None:
-    """Finished messages, in the order they were handed over: failures reported, the accepted in one commit."""
-    accepted: list[_Outgoing] = []
-    for out in finished:
+def _take(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, *, out_list: list[_Outgoing],
+          now: datetime) -> None:
+    """Finished messages, in the order they were handed over: failures reported, the accepted held."""
+    for out in out_list:
         try:
             out.done.result()
         except DeliveryError as e:
             _record_failure(ctx, profile, report, sending, out, e, now)
             continue
-        accepted.append(out)
-    if not accepted:
-        return
-    sending.answered = True
+        sending.accepted.append(out)
+        sending.answered = True
+
+
+def _write_ledger(ctx: Run, profile: Profile, report: ProfileReport, sending: _Sending, sent_items: set[int],
+                  now: datetime) -> None:
+    """The accepted messages held, in one commit with their web versions' first sending."""
+    accepted, sending.accepted = sending.accepted, []
     ctx.store.record_deliveries([dict(
         profile_id=profile.id, subscriber_id=out.subscriber_id, item_ids=out.bulletin.item_ids,
         message_id=str(out.message["Message-ID"]) if out.message is not None else "", subject=out.rendered.subject,
-        page_id=out.page_id) for out in accepted], now=now)   # the web versions' first sending in the same commit
+        page_id=out.page_id) for out in accepted], now=now)
     for out in accepted:
         report.sent += 1
         sent_items.update(out.bulletin.item_ids)
