@@ -117,7 +117,7 @@ def match_recent(ctx: Context, *, now: datetime | None = None) -> int:
     # In slices, so memory stays bounded at national scale: scores are items x topics;
     # many slices are scored in worker processes while this one stores (issue 7).
     size = matchpool.match_slice(sum(len(p.topics) for p in ctx.profiles))
-    for chunk, matches in matchpool.score_in_slices(matcher, recent, finders, size):
+    for chunk, matches in matchpool.score_in_slices(matcher, recent, finders, size, encoded=True):
         ctx.store.replace_matches([i.id for i in chunk], matches)
         found += len(matches)
     logger.info("matched %d items against %d profiles: %d matches", len(recent), len(ctx.profiles), found)

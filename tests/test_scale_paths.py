@@ -168,6 +168,11 @@ def test_scoring_in_worker_processes_gives_the_same_matches_in_the_same_order(
     assert [len(chunk) for chunk, _ in slices] == [3, 3, 3, 3, 3, 3, 2]
     pooled = [m for _, ms in slices for m in ms]
     assert pooled == here and len(here) >= 15
+    # Encoded for storing in the workers: the same matches, each slice's in the table's key order.
+    encoded = [rows for _, rows in matchpool.score_in_slices(matcher, items, None, 3, encoded=True)]
+    key = lambda m: (m.profile_id, m.item_id, m.topic_id)  # noqa: E731
+    assert [m for rows in encoded for m in rows.matches()] == [
+        m for _, ms in slices for m in sorted(ms, key=key)]
 
 
 def test_match_slices_shrink_as_topics_grow_so_a_slice_holds_no_more_scores() -> None:

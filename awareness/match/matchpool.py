@@ -21,6 +21,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from ..core.models import Match, StoredItem
+from ..store import matchrows
+from ..store.matchrows import MatchRows
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +54,27 @@ def _score(chunk: Sequence[StoredItem]) -> list[Match]:
     return matcher.score(chunk, local=finders)
 
 
-def score_in_slices(matcher: Any, items: Sequence[StoredItem], finders: Any,
-                    size: int) -> Iterator[tuple[Sequence[StoredItem], list[Match]]]:
-    """(slice, its matches) for consecutive slices of ``items``, in order."""
+def _score_rows(chunk: Sequence[StoredItem]) -> MatchRows:
+    return matchrows.encode(_score(chunk))
+
+
+def score_in_slices(matcher: Any, items: Sequence[StoredItem], finders: Any, size: int,
+                    encoded: bool = False) -> Iterator[tuple[Sequence[StoredItem], Any]]:
+    """(slice, its matches) for consecutive slices of ``items``, in order.
+
+    ``encoded``: the matches as ``MatchRows``, made where the slice was scored, for storing.
+    """
     slices = [items[i:i + size] for i in range(0, len(items), size)]
     pool = _open_pool(len(items), matcher, finders)
     if pool is None:
         for chunk in slices:
-            yield chunk, matcher.score(chunk, local=finders)
+            found = matcher.score(chunk, local=finders)
+            yield chunk, matchrows.encode(found) if encoded else found
         return
     with pool:
-        pending: deque[tuple[Sequence[StoredItem], Future[list[Match]]]] = deque()
+        pending: deque[tuple[Sequence[StoredItem], Future[Any]]] = deque()
         for chunk in slices:
-            pending.append((chunk, pool.submit(_score, chunk)))
+            pending.append((chunk, pool.submit(_score_rows if encoded else _score, chunk)))
             if len(pending) > 2 * WORKERS:
                 done, future = pending.popleft()
                 yield done, future.result()

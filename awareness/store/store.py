@@ -9,7 +9,6 @@ is the last line of defence against sending anything twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -19,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from . import dblock, durable
+from . import dblock, durable, matchrows
+from .matchrows import MatchRows
 from .dblock import retry_when_locked
 from .dedup import in_chunks
 from .itemwrite import add_feed_items
@@ -233,7 +233,7 @@ class Store:
     # ------------------------------------------------------------ matches
 
     @retry_when_locked
-    def replace_matches(self, item_ids: Sequence[int], found: Sequence[Match],
+    def replace_matches(self, item_ids: Sequence[int], found: Sequence[Match] | MatchRows,
                         profile_ids: Sequence[str] | None = None) -> None:
         """Store the latest verdicts for these items (a profile edit re-scores them).
 
@@ -346,27 +346,17 @@ class Store:
                                     .where(bulletins.c.profile_id == profile_id)).scalar_one())
 
 
-def _insert_matches(conn: Connection, found: Sequence[Match]) -> None:
+def _insert_matches(conn: Connection, found: Sequence[Match] | MatchRows) -> None:
     """Many match rows in one executemany.  On SQLite straight to the driver, as SQLAlchemy
     would write them (terms as json.dumps text): its per-row processing was most of the time
-    of storing a national cycle's matches (issue 7)."""
-    # In key order (the table is keyed profile, item, topic): each insert lands beside the one
-    # before it, not on a page of the tree read back from disk for it.
-    found = sorted(found, key=lambda m: (m.profile_id, m.item_id, m.topic_id))
+    of storing a national cycle's matches (issue 7).  ``MatchRows`` come encoded already."""
     if conn.dialect.name != "sqlite":
+        plain = found.matches() if isinstance(found, MatchRows) else found
         conn.execute(matches.insert(), [
             dict(item_id=m.item_id, profile_id=m.profile_id, topic_id=m.topic_id,
-                 score=float(m.score), terms=list(m.terms), local=bool(m.local)) for m in found])
+                 score=float(m.score), terms=list(m.terms), local=bool(m.local)) for m in plain])
         return
-    encoded: dict[tuple[str, ...], str] = {}   # the same reasons recur across items: encode each once
-
-    def text(terms: tuple[str, ...]) -> str:
-        done = encoded.get(terms)
-        if done is None:
-            done = encoded[terms] = json.dumps(list(terms))
-        return done
-
+    rows = found if isinstance(found, MatchRows) else matchrows.encode(found)
     conn.exec_driver_sql(
         "INSERT INTO matches (item_id, profile_id, topic_id, score, terms, local) VALUES (?, ?, ?, ?, ?, ?)",
-        [(m.item_id, m.profile_id, m.topic_id, float(m.score), text(tuple(m.terms)), int(bool(m.local)))
-         for m in found])
+        rows.rows)
