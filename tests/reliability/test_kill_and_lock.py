@@ -13,11 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +29,27 @@ import pytest
 from awareness.deliver.transport import SMTP_TIMEOUT
 from awareness.store import dblock
 from awareness import pipeline
-from relworld import ENV, NOW, frail, make_world, rss
+from relworld import ENV, NOW, World, frail, make_world, rss
 from servers import LoopbackHTTPServer, Route, _Collector
 from smtpfaults import faulty_server
 
 
 # ------------------------------------------------------------------ 13. SIGKILL after k of N
+
+@contextmanager
+def killed_run(world: World) -> Iterator[subprocess.Popen[bytes]]:
+    """``awareness run`` in a child process, SIGKILLed where it has got to when the block ends."""
+    child = subprocess.Popen([sys.executable, "-m", "awareness", "--config", str(world.config), "run"],
+                             env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield child
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate()
+
 
 def test_a_run_killed_after_k_of_n_messages_is_finished_by_the_next_run_with_the_remaining_n_minus_k(
         tmp_path: Path, http_server: LoopbackHTTPServer) -> None:
@@ -44,16 +62,8 @@ def test_a_run_killed_after_k_of_n_messages_is_finished_by_the_next_run_with_the
     try:
         world = make_world(tmp_path, {"policy": http_server.url("/feed.xml")}, smtp_url=smtp.url,
                            subscribers=people, extra_config="smtp_retry_for = 1\n")
-        child = subprocess.Popen([sys.executable, "-m", "awareness", "--config", str(world.config), "run"],
-                                 env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
+        with killed_run(world) as child:
             assert handler.holding.wait(60), "the child never reached message k+1"
-            child.send_signal(signal.SIGKILL)
-            child.wait(10)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            child.communicate()
         assert child.returncode == -signal.SIGKILL
         handler.release.set()
         first = [to for _, tos in handler.envelopes for to in tos]
@@ -83,9 +93,7 @@ def test_a_run_killed_while_one_message_hangs_has_recorded_every_other_the_serve
     try:
         world = make_world(tmp_path, {"policy": http_server.url("/feed.xml")}, smtp_url=smtp.url,
                            subscribers=people, extra_config="smtp_retry_for = 1\n")
-        child = subprocess.Popen([sys.executable, "-m", "awareness", "--config", str(world.config), "run"],
-                                 env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
+        with killed_run(world) as child:
             assert handler.holding.wait(60), "the child never sent to the reader whose message hangs"
             deadline = time.monotonic() + SMTP_TIMEOUT / 2   # the child still waits for that answer
             while _readers_in_ledger(tmp_path / "awareness.db") < len(people) - 1:
@@ -94,12 +102,6 @@ def test_a_run_killed_while_one_message_hangs_has_recorded_every_other_the_serve
                     f"{len(handler.envelopes)} readers the server accepted while one message hung")
                 assert child.poll() is None, child.communicate()
                 time.sleep(0.05)
-            child.send_signal(signal.SIGKILL)
-            child.wait(10)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            child.communicate()
         handler.release.set()
         assert sorted(to for _, tos in handler.envelopes for to in tos) == sorted(set(people) - {stuck})
 
@@ -116,7 +118,6 @@ def test_a_run_killed_while_one_message_hangs_has_recorded_every_other_the_serve
 
 def _readers_in_ledger(db: Path) -> int:
     """Readers the child's ledger has, read with sqlite3 itself while the child runs."""
-    import sqlite3
     if not db.exists():
         return 0
     conn = sqlite3.connect(db, timeout=5)
